@@ -1,0 +1,53 @@
+"""Charts: functions that read only `out_*` result tables and write PNG + SVG.
+
+Each module here exposes `CHARTS = [Chart(...)]`. A chart whose tables do not exist yet is
+drawn as a placeholder naming the source to collect, so the gallery never shows stale or
+invented images.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipeline.charts import style
+from pipeline.store import table_exists
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str  # file stem under data/charts/
+    title: str
+    tables: tuple[str, ...]  # out_* tables it reads; all must exist to draw
+    draw: Callable[[duckdb.DuckDBPyConnection, Path], list[Path]]
+    missing: str  # what to run when the tables are missing
+
+
+def all_charts() -> list[Chart]:
+    charts: list[Chart] = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        charts.extend(getattr(module, "CHARTS", []))
+    return charts
+
+
+def ready(con: duckdb.DuckDBPyConnection, chart: Chart) -> bool:
+    return all(table_exists(con, t) for t in chart.tables) and all(
+        con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in chart.tables
+    )
+
+
+def draw_all(con: duckdb.DuckDBPyConnection, charts_dir: Path) -> list[Path]:
+    written: list[Path] = []
+    for chart in all_charts():
+        path = charts_dir / f"{chart.name}.png"
+        if ready(con, chart):
+            written.extend(chart.draw(con, path))
+        else:
+            written.extend(style.no_data(path, chart.title, f"No data yet. {chart.missing}"))
+    return written

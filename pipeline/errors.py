@@ -1,0 +1,36 @@
+"""Errors that end a step with a one-line, actionable message instead of a traceback."""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base class: `str(err)` is the one line shown to the user."""
+
+
+class SourceError(PipelineError):
+    """A source could not be collected: names the source, the cause and what to do."""
+
+    def __init__(self, source: str, message: str, hint: str = "") -> None:
+        self.source = source
+        self.message = message
+        self.hint = hint
+        text = f"{source}: {message}"
+        if hint:
+            text += f" ({hint})"
+        super().__init__(text)
+
+
+class SuspiciousDrop(SourceError):
+    """A new snapshot has far fewer rows than the current one: stored, but not promoted."""
+
+
+class DatabaseBusy(PipelineError):
+    """Another pipeline process holds the database."""
+
+
+class DatabaseCorrupt(PipelineError):
+    """The DuckDB file cannot be opened."""
+
+
+class ManualDataError(PipelineError):
+    """A hand-maintained input file (e.g. a CSV of counts) has a bad row."""

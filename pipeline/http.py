@@ -1,0 +1,246 @@
+"""The one HTTP layer every source uses: timeouts, bounded retries honouring Retry-After,
+a descriptive User-Agent, and the same interface for http(s) URLs, `file://` URLs and local
+directories. Every failure becomes a one-line `SourceError` naming the source and the cause.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from pipeline import __version__
+from pipeline.config import Settings
+from pipeline.errors import SourceError
+
+USER_AGENT = (
+    f"framework-adoption/{__version__} "
+    "(+https://github.com/framework-adoption; reproducing 'PyTorch vs TensorFlow in 2022')"
+)
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+_SECRET_PARAM = re.compile(r"(?i)((?:app_)?(?:key|token|secret|password|app_id)[^=&]*=)[^&\s]+")
+
+
+def redact(text: str) -> str:
+    """Blank out credential-looking query values so URLs can be shown and stored safely."""
+    return _SECRET_PARAM.sub(r"\1***", text)
+
+
+@dataclass
+class HttpStats:
+    """What a session asked for: used by the no-change-refresh benchmark and tests."""
+
+    requests: int = 0
+    bytes: int = 0
+    urls: list[str] = field(default_factory=list)
+
+
+def make_session(settings: Settings) -> requests.Session:
+    retry = Retry(
+        total=settings.http_retries,
+        connect=settings.http_retries,
+        read=settings.http_retries,
+        status=settings.http_retries,
+        backoff_factor=settings.http_backoff,
+        backoff_max=30,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        respect_retry_after_header=True,
+        retry_after_max=int(settings.retry_after_max),
+        raise_on_status=True,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=8)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    stats = HttpStats()
+    session.stats = stats  # type: ignore[attr-defined]
+
+    def count(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        stats.requests += 1
+        stats.urls.append(redact(response.url))
+
+    session.hooks["response"].append(count)
+    return session
+
+
+def local_path(base: str) -> Path | None:
+    """The directory a base points to when it is a local path or a file:// URL, else None."""
+    if base.startswith("file://"):
+        return Path(unquote(urlsplit(base).path))
+    if "://" not in base:
+        return Path(base).expanduser().resolve()
+    return None
+
+
+@dataclass
+class Fetched:
+    url: str
+    content: bytes
+    headers: dict[str, str]
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+class Origin:
+    """A source's base location; relative paths are resolved against it."""
+
+    def __init__(self, source: str, base: str, settings: Settings, session=None) -> None:
+        self.source = source
+        self.base = base.rstrip("/")
+        self.settings = settings
+        self.local = local_path(self.base)
+        self._session = session
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            self._session = make_session(self.settings)
+        return self._session
+
+    def url(self, rel: str = "", params: dict | None = None) -> str:
+        if self.local is not None:
+            return (self.local / rel).as_uri() if rel else self.local.as_uri()
+        if rel.startswith(("http://", "https://")):
+            url = rel
+        else:
+            url = urljoin(self.base + "/", rel.lstrip("/"))
+        if params:
+            parts = urlsplit(url)
+            query = "&".join(filter(None, [parts.query, urlencode(params, doseq=True)]))
+            url = urlunsplit(parts._replace(query=query))
+        return url
+
+    def fail(self, message: str, hint: str = "") -> SourceError:
+        return SourceError(self.source, redact(message), hint)
+
+    def _hint(self) -> str:
+        from pipeline.config import env_name
+
+        return f"check the network or point {env_name(self.source)} at a reachable copy"
+
+    def get(self, rel: str = "", params: dict | None = None, headers: dict | None = None) -> Fetched:
+        """Fetch a whole resource; raises SourceError on any transport or HTTP failure."""
+        if self.local is not None:
+            path = self.local / rel
+            if not path.is_file():
+                raise self.fail(f"file not found: {path}", "check the configured local directory")
+            return Fetched(path.as_uri(), path.read_bytes(), {})
+        url = self.url(rel, params)
+        try:
+            with self._request(url, headers) as response:
+                content = response.content
+                self._check_length(url, response, len(content))
+                self.session.stats.bytes += len(content)  # type: ignore[attr-defined]
+                return Fetched(response.url, content, dict(response.headers))
+        except requests.exceptions.ChunkedEncodingError as exc:
+            raise self.fail(f"truncated response from {url}: {_first_line(exc)}") from None
+
+    def get_json(self, rel: str = "", params: dict | None = None) -> tuple[Any, Fetched]:
+        fetched = self.get(rel, params)
+        return self.parse_json(fetched), fetched
+
+    def parse_json(self, fetched: Fetched) -> Any:
+        try:
+            return json.loads(fetched.content)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise self.fail(
+                f"malformed JSON from {fetched.url}: {exc}",
+                "the upstream sent a broken or truncated payload; retry later",
+            ) from None
+
+    def download(self, rel: str, dest: Path, headers: dict | None = None) -> Fetched:
+        """Stream a large resource to `dest` atomically; `content` of the result is empty."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        digest = hashlib.sha256()
+        if self.local is not None:
+            fetched = self.get(rel)
+            tmp.write_bytes(fetched.content)
+            tmp.replace(dest)
+            return fetched
+        url = self.url(rel)
+        size = 0
+        try:
+            with self._request(url, headers, stream=True) as response, tmp.open("wb") as out:
+                for chunk in response.iter_content(1 << 20):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                self._check_length(url, response, size)
+                result_headers = dict(response.headers)
+        except requests.exceptions.ChunkedEncodingError as exc:
+            tmp.unlink(missing_ok=True)
+            raise self.fail(f"truncated response from {url}: {_first_line(exc)}") from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        self.session.stats.bytes += size  # type: ignore[attr-defined]
+        tmp.replace(dest)
+        return Fetched(url, b"", result_headers | {"x-sha256": digest.hexdigest()})
+
+    def _check_length(self, url: str, response: requests.Response, size: int) -> None:
+        expected = response.headers.get("Content-Length")
+        encoded = response.headers.get("Content-Encoding")
+        if expected and not encoded and expected.isdigit() and int(expected) != size:
+            raise self.fail(f"truncated response from {url}: got {size} of {expected} bytes")
+
+    def _request(self, url: str, headers: dict | None, stream: bool = False) -> requests.Response:
+        timeout = self.settings.http_timeout
+        try:
+            response = self.session.get(url, headers=headers, timeout=timeout, stream=stream)
+        except requests.exceptions.RetryError as exc:
+            raise self.fail(
+                f"gave up on {url} after {self.settings.http_retries} retries: {_reason(exc)}",
+                "the upstream is failing or rate-limiting; retry later",
+            ) from None
+        except requests.exceptions.Timeout:
+            raise self.fail(f"timed out after {timeout:g}s waiting for {url}", self._hint()) from None
+        except requests.exceptions.ConnectionError as exc:
+            raise self.fail(f"cannot connect to {url}: {_reason(exc)}", self._hint()) from None
+        except requests.exceptions.RequestException as exc:
+            raise self.fail(f"request to {url} failed: {_reason(exc)}") from None
+        if response.status_code >= 400:
+            response.close()
+            raise self.fail(
+                f"HTTP {response.status_code} {response.reason} from {url}",
+                "the upstream refused the request; check the URL or retry later",
+            )
+        return response
+
+
+def iter_lines(fetched: Fetched) -> Iterator[str]:
+    yield from fetched.content.decode("utf-8-sig").splitlines()
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost useful cause of a requests/urllib3 error, on one line."""
+    text = _first_line(exc)
+    for pattern, label in (
+        (r"Connection refused", "connection refused"),
+        (r"Name or service not known|nodename nor servname|Failed to resolve|getaddrinfo",
+         "DNS lookup failed"),
+        (r"too many (\d{3}) error responses", r"HTTP \1 on every attempt"),
+        (r"Read timed out", "read timed out"),
+        (r"RemoteDisconnected|Connection aborted|reset by peer", "connection dropped"),
+    ):
+        match = re.search(pattern, text)
+        if match:
+            return match.expand(label)
+    return text[:200]

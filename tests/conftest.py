@@ -1,0 +1,76 @@
+"""Shared test fixtures. Sockets to anything but loopback are blocked (pytest-socket, see
+pyproject addopts); every test gets its own data directory, so nothing a test draws can land
+in the repository's data/charts/."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import PROJECT_ROOT, Settings
+from tests.fakes.raw_files import RawFileServer
+
+SHARED_MIRROR = Path(os.environ.get("ADOPTION_SHARED_MIRROR",
+                                    PROJECT_ROOT.parent / "shared" / "mirror"))
+CONFERENCE_MIRROR = SHARED_MIRROR / "pytorch-vs-tensorflow"
+HN_MIRROR = SHARED_MIRROR / "hn"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A private data dir, fast retries and short timeouts; no source URL or token leaks in."""
+    for key in list(os.environ):
+        if key.startswith("ADOPTION_") or key in ("HF_TOKEN", "GITHUB_TOKEN", "ADZUNA_APP_ID",
+                                                  "ADZUNA_APP_KEY", "CI"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("ADOPTION_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ADOPTION_CONFIG", str(tmp_path / "no-config.toml"))
+    monkeypatch.setenv("ADOPTION_HTTP_TIMEOUT", "2")
+    monkeypatch.setenv("ADOPTION_HTTP_RETRIES", "2")
+    monkeypatch.setenv("ADOPTION_HTTP_BACKOFF", "0.01")
+    monkeypatch.setenv("ADOPTION_HTTP_RETRY_AFTER_MAX", "3")
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    return Settings.from_env()
+
+
+@dataclass
+class Result:
+    rc: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(env: Settings, capsys: pytest.CaptureFixture):
+    """Run `python -m pipeline ...` in-process; returns exit code and captured output."""
+    from pipeline.cli import main
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        try:
+            rc = main(list(args))
+        except SystemExit as exc:  # argparse usage errors
+            rc = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Result(rc, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def conference_mirror() -> Path:
+    assert (CONFERENCE_MIRROR / "data.csv").is_file(), (
+        f"conference mirror missing at {CONFERENCE_MIRROR}; set ADOPTION_SHARED_MIRROR")
+    return CONFERENCE_MIRROR
+
+
+@pytest.fixture
+def conference_server(conference_mirror: Path, env: Settings, monkeypatch: pytest.MonkeyPatch):
+    """The mirror served in raw-file form on 127.0.0.1, configured as the conferences URL."""
+    with RawFileServer(conference_mirror, prefix="Chillee/pytorch-vs-tensorflow/data_analysis") \
+            as server:
+        monkeypatch.setenv("ADOPTION_CONFERENCES_URL", server.base_url)
+        yield server

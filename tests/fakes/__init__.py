@@ -1,0 +1,1 @@
+"""Fake upstreams on 127.0.0.1, one module per source, sharing `base.FakeServer`."""

@@ -1,0 +1,182 @@
+"""A real HTTP server on 127.0.0.1 for tests, with switchable faults.
+
+Subclasses implement `route(request) -> Reply`; the base class serves it over real sockets so
+the production client code (requests, huggingface_hub) runs unchanged. Faults are queued per
+path pattern and consumed per request:
+
+    server.fault("/data.csv", "500", times=1)       # one 500, then normal
+    server.fault("/api/models", "429", retry_after=1)
+    server.fault(r"/data/.*\\.json", "hang", seconds=5)
+    server.fault("/data.csv", "truncate")             # Content-Length larger than the body
+    server.fault("/data.csv", "malformed")            # body replaced with broken JSON/bytes
+    server.fault("/data.csv", "404") / "drop"         # not found / connection closed, no reply
+
+`times=None` means forever. Every request is recorded in `server.requests`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/octet-stream"
+
+    @classmethod
+    def json(cls, text: str | bytes, status: int = 200, **headers: str) -> Reply:
+        body = text.encode() if isinstance(text, str) else text
+        return cls(status, body, dict(headers), "application/json")
+
+    @classmethod
+    def text(cls, text: str, status: int = 200, content_type: str = "text/plain") -> Reply:
+        return cls(status, text.encode(), {}, content_type)
+
+
+NOT_FOUND = Reply(404, b'{"error": "not found"}', {}, "application/json")
+
+
+@dataclass
+class Fault:
+    pattern: re.Pattern
+    kind: str
+    times: int | None
+    retry_after: float = 1
+    seconds: float = 5
+
+
+class FakeServer:
+    """Base fake upstream; use as a context manager or call start()/stop()."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self.faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+
+    # -- to override -------------------------------------------------------------------
+    def route(self, request: Request) -> Reply:
+        return NOT_FOUND
+
+    # -- faults ------------------------------------------------------------------------
+    def fault(self, path_regex: str, kind: str, times: int | None = 1, **kwargs: float) -> None:
+        with self._lock:
+            self.faults.append(Fault(re.compile(path_regex), kind, times, **kwargs))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.pattern.fullmatch(path) or fault.pattern.search(path):
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times <= 0:
+                            self.faults.remove(fault)
+                    return fault
+        return None
+
+    # -- server ------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "server not started"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def requests_to(self, path_regex: str) -> list[Request]:
+        return [r for r in self.requests if re.search(path_regex, r.path)]
+
+    def start(self) -> FakeServer:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # keep test output clean
+                pass
+
+            def do_HEAD(self) -> None:  # noqa: N802
+                self._serve(head=True)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._serve(head=False)
+
+            def _serve(self, head: bool) -> None:
+                parts = urlsplit(self.path)
+                request = Request(self.command, parts.path, parse_qs(parts.query),
+                                  {k.lower(): v for k, v in self.headers.items()})
+                with server._lock:
+                    server.requests.append(request)
+                fault = server._take_fault(parts.path)
+                if fault and fault.kind == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                if fault and fault.kind == "hang":
+                    time.sleep(fault.seconds)
+                if fault and fault.kind in ("500", "502", "503", "404"):
+                    reply = Reply(int(fault.kind), b'{"error": "injected"}', {},
+                                  "application/json")
+                elif fault and fault.kind == "429":
+                    reply = Reply(429, b'{"error": "rate limited"}',
+                                  {"Retry-After": f"{fault.retry_after:g}"}, "application/json")
+                else:
+                    reply = server.route(request)
+                body = reply.body
+                length = len(body)
+                if fault and fault.kind == "truncate":
+                    body = body[: max(1, len(body) // 2)]
+                    self.close_connection = True
+                elif fault and fault.kind == "malformed":
+                    body = b'{"broken": [1, 2,' + body[:20]
+                    length = len(body)
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Content-Length", str(length))
+                for key, value in reply.headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                if not head:
+                    try:
+                        self.wfile.write(body)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
