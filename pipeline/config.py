@@ -66,7 +66,9 @@ class Settings:
             http_timeout=float(pick("ADOPTION_HTTP_TIMEOUT", http, "timeout", 30)),
             http_retries=int(pick("ADOPTION_HTTP_RETRIES", http, "retries", 4)),
             http_backoff=float(pick("ADOPTION_HTTP_BACKOFF", http, "backoff", 1.0)),
-            retry_after_max=float(pick("ADOPTION_HTTP_RETRY_AFTER_MAX", http, "retry_after_max", 120)),
+            retry_after_max=float(
+                pick("ADOPTION_HTTP_RETRY_AFTER_MAX", http, "retry_after_max", 120)
+            ),
             file_config=cfg,
         )
 

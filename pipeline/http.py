@@ -131,7 +131,9 @@ class Origin:
 
         return f"check the network or point {env_name(self.source)} at a reachable copy"
 
-    def get(self, rel: str = "", params: dict | None = None, headers: dict | None = None) -> Fetched:
+    def get(
+        self, rel: str = "", params: dict | None = None, headers: dict | None = None
+    ) -> Fetched:
         """Fetch a whole resource; raises SourceError on any transport or HTTP failure."""
         if self.local is not None:
             path = self.local / rel
@@ -207,7 +209,8 @@ class Origin:
                 "the upstream is failing or rate-limiting; retry later",
             ) from None
         except requests.exceptions.Timeout:
-            raise self.fail(f"timed out after {timeout:g}s waiting for {url}", self._hint()) from None
+            message = f"timed out after {timeout:g}s waiting for {url}"
+            raise self.fail(message, self._hint()) from None
         except requests.exceptions.ConnectionError as exc:
             raise self.fail(f"cannot connect to {url}: {_reason(exc)}", self._hint()) from None
         except requests.exceptions.RequestException as exc:

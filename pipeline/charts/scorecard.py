@@ -18,7 +18,7 @@ def draw_scorecard(con: duckdb.DuckDBPyConnection, path: Path) -> list[Path]:
         "snapshots FROM out_scorecard"
     ).fetchall()
     fig, ax = style.figure(height=0.36 * len(rows) + 1.4, width=8.6)
-    for y, (fid, article, unit, ours, today, status, _snaps) in enumerate(reversed(rows)):
+    for y, (_fid, article, unit, ours, today, status, _snaps) in enumerate(reversed(rows)):
         values = [v for v in (article, ours, today) if v is not None]
         scale = max(values + [1e-9]) * 1.15
         colour = STATUS_COLOURS[status]

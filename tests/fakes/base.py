@@ -16,6 +16,7 @@ path pattern and consumed per request:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -159,10 +160,8 @@ class FakeServer:
                     self.send_header(key, value)
                 self.end_headers()
                 if not head:
-                    try:
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                         self.wfile.write(body)
-                    except (BrokenPipeError, ConnectionResetError):
-                        pass
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
