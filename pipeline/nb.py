@@ -1,0 +1,73 @@
+"""Helpers for the notebooks: open the results read-only, explain what to run when data is
+missing, and show charts and tables. Notebooks never collect; they only read the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from pipeline.config import REFERENCE_DIR, Settings
+from pipeline.errors import PipelineError
+from pipeline.store import connect, table_exists
+
+
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def open_results() -> duckdb.DuckDBPyConnection | None:
+    """A read-only connection, or None after printing what to run to create the database."""
+    s = settings()
+    try:
+        return connect(s.db_path, read_only=True)
+    except PipelineError as exc:
+        print(f"No results to show yet: {exc}")
+        print("Run `make refresh` first (offline: "
+              "ADOPTION_CONFERENCES_URL=../shared/mirror/pytorch-vs-tensorflow make refresh).")
+        return None
+
+
+def has(con: duckdb.DuckDBPyConnection | None, *tables: str, source: str = "") -> bool:
+    """True when every table exists and has rows; otherwise print which source to collect."""
+    if con is None:
+        return False
+    missing = [t for t in tables
+               if not table_exists(con, t) or not con.execute(f"SELECT count(*) FROM {t}")
+               .fetchone()[0]]
+    if missing:
+        hint = f"`python -m pipeline refresh --source {source}`" if source else "`make refresh`"
+        print(f"No data yet for {', '.join(missing)}: run {hint}, then re-run this notebook.")
+        return False
+    return True
+
+
+def article_claims(section: str) -> pd.DataFrame:
+    ref = pd.read_csv(REFERENCE_DIR / "article_figures.csv")
+    return ref.loc[ref.section == section, ["figure_id", "value", "unit", "quote"]]
+
+
+def show_chart(name: str):
+    """The chart image as the pipeline drew it (data/charts/<name>.png)."""
+    from IPython.display import Image, display
+
+    path = Path(settings().charts_dir) / f"{name}.png"
+    if path.is_file():
+        display(Image(filename=str(path)))
+    else:
+        print(f"{path} not drawn yet: run `python -m pipeline charts`.")
+
+
+def draw(con: duckdb.DuckDBPyConnection, chart_name: str, out_dir: Path | None = None):
+    """Re-draw one chart from the current results into a scratch folder and show it."""
+    import tempfile
+
+    from IPython.display import Image, display
+
+    from pipeline.charts import all_charts
+
+    chart = next(c for c in all_charts() if c.name == chart_name)
+    out = Path(out_dir or tempfile.mkdtemp()) / f"{chart_name}.png"
+    chart.draw(con, out)
+    display(Image(filename=str(out)))
