@@ -11,9 +11,12 @@ import logging
 import sys
 from collections.abc import Iterable
 
+import duckdb
+
 from pipeline.config import Settings
 from pipeline.errors import PipelineError, SourceError
 from pipeline.http import redact
+from pipeline.store import corrupt_error
 
 log = logging.getLogger("pipeline")
 
@@ -156,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(args, settings)
     except PipelineError as exc:
         log.error("error: %s", exc)
+        return 1
+    except (duckdb.IOException, duckdb.SerializationException) as exc:
+        log.error("error: %s", corrupt_error(settings.db_path, str(exc)))
         return 1
 
 

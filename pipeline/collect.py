@@ -152,7 +152,8 @@ def run_source(con: duckdb.DuckDBPyConnection, source: Source, settings: Setting
     day = utcnow().strftime("%Y-%m-%d")
     final_dir = settings.raw_dir / source.name / day
     staging = settings.raw_dir / source.name / f".staging-{snapshot_id}"
-    shutil.rmtree(staging, ignore_errors=True)
+    for stale in staging.parent.glob(".staging-*"):  # left by a killed run; we hold the lock
+        shutil.rmtree(stale, ignore_errors=True)
     staging.mkdir(parents=True)
     ctx = CollectContext(source, settings, con, snapshot_id, origin, options, staging, previous)
     counts: dict[str, int] = dict.fromkeys(source.tables, 0)

@@ -213,6 +213,9 @@ class Origin:
             raise self.fail(message, self._hint()) from None
         except requests.exceptions.ConnectionError as exc:
             raise self.fail(f"cannot connect to {url}: {_reason(exc)}", self._hint()) from None
+        except requests.exceptions.ChunkedEncodingError as exc:
+            raise self.fail(f"truncated response from {url}: {_reason(exc)}",
+                            "the connection closed early; retry later") from None
         except requests.exceptions.RequestException as exc:
             raise self.fail(f"request to {url} failed: {_reason(exc)}") from None
         if response.status_code >= 400:
@@ -241,6 +244,8 @@ def _reason(exc: BaseException) -> str:
          "DNS lookup failed"),
         (r"too many (\d{3}) error responses", r"HTTP \1 on every attempt"),
         (r"Read timed out", "read timed out"),
+        (r"IncompleteRead\((\d+) bytes read, (\d+) more expected",
+         r"\1 bytes read, \2 more expected"),
         (r"RemoteDisconnected|Connection aborted|reset by peer", "connection dropped"),
     ):
         match = re.search(pattern, text)

@@ -94,20 +94,22 @@ def connect(db_path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
                 f"database {db_path} is in use by another process; "
                 "wait for it to finish, then run the command again"
             ) from None
-        raise _corrupt(db_path, text) from None
+        raise corrupt_error(db_path, text) from None
     except duckdb.Error as exc:
-        raise _corrupt(db_path, str(exc)) from None
+        raise corrupt_error(db_path, str(exc)) from None
     try:
         if not read_only:
             con.execute(SCHEMA)
             recover_interrupted(con)
+        if table_exists(con, "snapshots"):  # touch the data so a damaged file fails here
+            con.execute("SELECT count(*), max(sha256) FROM snapshots").fetchone()
     except duckdb.Error as exc:
         con.close()
-        raise _corrupt(db_path, str(exc)) from None
+        raise corrupt_error(db_path, str(exc)) from None
     return con
 
 
-def _corrupt(db_path: Path, detail: str) -> DatabaseCorrupt:
+def corrupt_error(db_path: Path, detail: str) -> DatabaseCorrupt:
     first = detail.strip().splitlines()[0][:160] if detail.strip() else "unreadable"
     return DatabaseCorrupt(
         f"database {db_path} cannot be opened ({first}); move it aside "

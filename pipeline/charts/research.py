@@ -39,7 +39,6 @@ def draw_research_share(con: duckdb.DuckDBPyConnection, path: Path) -> list[Path
     if pooled:
         ax.plot(*zip(*pooled, strict=True), color=style.PYTORCH, lw=3, marker="o",
                 label="All conferences (pooled)")
-    last_pct = pooled[-1][1] if pooled else float("nan")
     if table_exists(con, PWC_CONFERENCE_TABLE):
         pwc = con.execute(
             f"SELECT year + 0.5, 100.0 * sum(pytorch_repos) / "
@@ -55,9 +54,13 @@ def draw_research_share(con: duckdb.DuckDBPyConnection, path: Path) -> list[Path
     ax.set_ylim(0, 100)
     ax.set_ylabel("PyTorch share of papers using PyTorch or TensorFlow (%)")
     ax.set_xlabel("Conference meeting date")
-    first = f"{pooled[0][1]:.0f}%" if pooled else "?"
-    ax.set_title(f"PyTorch's share of conference papers rose from {first} "
-                 f"to {last_pct:.0f}%")
+    started = [(t, v) for t, v in pooled if v > 0]
+    if started:
+        (t0, v0), (t1, v1) = started[0], started[-1]
+        ax.set_title(f"PyTorch's share of conference papers rose from {v0:.0f}% ({t0:.0f}) "
+                     f"to {v1:.0f}% ({t1:.0f})")
+    else:
+        ax.set_title("PyTorch's share of conference papers")
     ax.legend(ncol=3, loc="upper left", fontsize=7.5)
     return style.finish(fig, path, style.provenance(con, snapshots))
 
@@ -133,8 +136,9 @@ def draw_migration_sankey(con: duckdb.DuckDBPyConnection, path: Path) -> list[Pa
     tf_pct = 100 * tf_moved / out_total["TensorFlow"] if out_total["TensorFlow"] else np.nan
     pt_stay = sum(f[2] for f in flows if f[0] == "PyTorch" and f[1] != "TensorFlow")
     pt_pct = 100 * pt_stay / out_total["PyTorch"] if out_total["PyTorch"] else np.nan
-    ax.set_title(f"{tf_pct:.0f}% of {from_year} TensorFlow-only authors used PyTorch in "
-                 f"{to_year}; {pt_pct:.0f}% of PyTorch-only authors stayed")
+    ax.set_title(f"{tf_pct:.0f}% of {from_year}'s TensorFlow-only authors used PyTorch in "
+                 f"{to_year};\n{pt_pct:.0f}% of its PyTorch-only authors stayed with PyTorch",
+                 loc="center")
     return style.finish(fig, path, style.provenance(con, {f[4] for f in flows}))
 
 

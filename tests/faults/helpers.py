@@ -1,0 +1,45 @@
+"""Assertions shared by the fault suite: the message, and that nothing good was lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.store import connect
+
+
+def current_state(db_path: Path, source: str) -> tuple | None:
+    """(snapshot id, row count, sha256, rows actually stored) of the source's current snapshot."""
+    con = connect(db_path, read_only=True)
+    try:
+        row = con.execute(
+            "SELECT snapshot_id, row_count, sha256 FROM snapshots "
+            "WHERE snapshot_id = current_snapshot(?)", [source]).fetchone()
+        return row
+    finally:
+        con.close()
+
+
+def orphan_rows(db_path: Path, table: str) -> int:
+    """Rows whose snapshot did not finish ok: must always be zero."""
+    con = connect(db_path, read_only=True)
+    try:
+        return con.execute(
+            f"SELECT count(*) FROM {table} t LEFT JOIN snapshots s USING (snapshot_id) "
+            "WHERE s.status IS DISTINCT FROM 'ok'").fetchone()[0]
+    finally:
+        con.close()
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def assert_one_line_error(stderr: str, source: str, *needles: str) -> str:
+    lines = error_lines(stderr)
+    assert len(lines) == 1, f"expected one error line, got: {stderr!r}"
+    assert "Traceback" not in stderr
+    line = lines[0]
+    assert line.startswith(f"error: {source}: "), line
+    for needle in needles:
+        assert needle.lower() in line.lower(), f"{needle!r} not in {line!r}"
+    return line

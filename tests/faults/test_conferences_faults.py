@@ -1,0 +1,207 @@
+"""Fault suite for the conferences source, against the fake raw-file host on 127.0.0.1.
+
+Each fault runs after a good snapshot exists and checks: exit status, a one-line message naming
+the source and the cause, the previous snapshot still current and unchanged, no partial rows.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import time
+
+import pytest
+
+from tests.faults.helpers import assert_one_line_error, current_state, orphan_rows
+
+SOURCE = "conferences"
+TABLES = ("raw_conferences__meetings", "raw_conferences__papers")
+
+
+@pytest.fixture
+def good(cli, env, conference_server):
+    """A first, good snapshot; returns its state."""
+    assert cli("collect", SOURCE).rc == 0
+    return current_state(env.db_path, SOURCE)
+
+
+def assert_kept(env, good):
+    assert current_state(env.db_path, SOURCE) == good
+    for table in TABLES:
+        assert orphan_rows(env.db_path, table) == 0
+
+
+def test_500_once_is_retried(cli, env, conference_server, good):
+    conference_server.fault(r"/data\.csv$", "500", times=1)
+    result = cli("collect", SOURCE)
+    assert result.rc == 0, result.err
+    assert current_state(env.db_path, SOURCE)[0] != good[0]
+    assert len(conference_server.requests_to(r"/data\.csv$")) == 3  # good run + 500 + retry
+
+
+def test_500_forever_fails_cleanly_after_bounded_retries(cli, env, conference_server, good):
+    conference_server.fault(r"/data\.csv$", "500", times=None)
+    result = cli("refresh")
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "500", "retries")
+    assert_kept(env, good)
+    assert len(conference_server.requests_to(r"/data\.csv$")) == 1 + 3  # retries bounded
+    assert (env.charts_dir / "research_share.png").is_file()  # charts still drawn
+    status = cli("status").out
+    assert "last attempt failed" in status and "500" in status
+
+
+def test_429_waits_for_retry_after(cli, env, conference_server, good):
+    conference_server.fault(r"/data\.csv$", "429", times=1, retry_after=1)
+    started = time.monotonic()
+    result = cli("collect", SOURCE)
+    assert result.rc == 0, result.err
+    assert time.monotonic() - started >= 1.0
+
+
+def test_429_forever_gives_up(cli, env, conference_server, good):
+    conference_server.fault(r"/data\.csv$", "429", times=None, retry_after=1)
+    started = time.monotonic()
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "429")
+    assert time.monotonic() - started < 15
+    assert_kept(env, good)
+
+
+def test_hanging_response_times_out(cli, env, conference_server, good):
+    conference_server.fault(r"/data/icml_2018\.json$", "hang", times=None, seconds=4)
+    started = time.monotonic()
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "timed out", "ADOPTION_CONFERENCES_URL")
+    assert time.monotonic() - started < 30
+    assert_kept(env, good)
+
+
+def test_truncated_body(cli, env, conference_server, good):
+    conference_server.fault(r"/data/cvpr_2018\.json$", "truncate", times=None)
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "truncated")
+    assert_kept(env, good)
+
+
+def test_malformed_json(cli, env, conference_server, good):
+    conference_server.fault(r"/data/iclr_2019\.json$", "malformed", times=None)
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "malformed JSON", "iclr_2019.json")
+    assert_kept(env, good)
+
+
+def test_missing_file_404(cli, env, conference_server, good):
+    conference_server.fault(r"/data\.csv$", "404", times=None)
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "404")
+    assert_kept(env, good)
+
+
+@pytest.fixture
+def editable_copy(conference_mirror, tmp_path, monkeypatch):
+    """A scratch copy of the mirror (in tmp, never the repo) to drift the schema of."""
+    copy = tmp_path / "copy"
+    shutil.copytree(conference_mirror, copy)
+    for path in copy.rglob("*"):
+        path.chmod(0o644 if path.is_file() else 0o755)
+    monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(copy))
+    return copy
+
+
+def edit_papers(path, change):
+    papers = json.loads(path.read_text())
+    change(papers)
+    path.write_text(json.dumps(papers))
+
+
+def test_schema_drift_missing_field(cli, env, good, editable_copy):
+    edit_papers(editable_copy / "data/icml_2019.json", lambda ps: ps[3].pop("authors"))
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "icml_2019.json", "paper #3", "authors")
+    assert_kept(env, good)
+
+
+def test_schema_drift_renamed_field(cli, env, good, editable_copy):
+    def rename(papers):
+        for p in papers:
+            p["meta"] = p.pop("metadata")
+
+    edit_papers(editable_copy / "data/acl_2018.json", rename)
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "acl_2018.json", "metadata")
+    assert_kept(env, good)
+
+
+def test_schema_drift_unexpected_type(cli, env, good, editable_copy):
+    csv_path = editable_copy / "data.csv"
+    lines = csv_path.read_text().splitlines()
+    lines[4] = lines[4].replace(",74,", ",seventy-four,")
+    csv_path.write_text("\n".join(lines) + "\n")
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "data.csv line 5", "not integers")
+    assert_kept(env, good)
+
+
+def test_schema_drift_new_field_is_accepted(cli, env, good, editable_copy):
+    def add(papers):
+        for p in papers:
+            p["openreview_id"] = "xyz"
+
+    edit_papers(editable_copy / "data/iclr_2020.json", add)
+    result = cli("collect", SOURCE)
+    assert result.rc == 0, result.err
+    assert current_state(env.db_path, SOURCE)[2] != good[2]  # new payload, new checksum
+
+
+def test_empty_result_is_refused(cli, env, good, editable_copy):
+    (editable_copy / "data.csv").write_text("")
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "suspicious", "0 rows")
+    assert_kept(env, good)
+
+
+def test_suspicious_drop_held_back_until_accepted(cli, env, good, editable_copy):
+    csv_path = editable_copy / "data.csv"
+    csv_path.write_text("\n".join(csv_path.read_text().splitlines()[:10]) + "\n")
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "under half", "--accept-drop")
+    assert_kept(env, good)
+    assert "held back" in cli("status").out
+    result = cli("collect", SOURCE, "--accept-drop")
+    assert result.rc == 0, result.err
+    state = current_state(env.db_path, SOURCE)
+    assert state[0] != good[0] and state[1] == 10
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_connection_refused(cli, env, good, monkeypatch):
+    monkeypatch.setenv("ADOPTION_CONFERENCES_URL", f"http://127.0.0.1:{closed_port()}/x")
+    result = cli("refresh")
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "cannot connect", "connection refused")
+    assert_kept(env, good)
+
+
+def test_dns_failure(cli, env, good, monkeypatch):
+    monkeypatch.setenv("ADOPTION_CONFERENCES_URL", "http://no-such-host.invalid/data_analysis")
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "cannot connect", "no-such-host.invalid")
+    assert_kept(env, good)

@@ -1,0 +1,138 @@
+"""Process- and store-level faults: SIGKILL mid-load, a second refresh, a broken database file,
+secrets in logs, and the loopback-only rule for tests themselves."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import duckdb
+import pytest
+
+from pipeline.http import redact
+from tests.faults.helpers import current_state, orphan_rows
+
+SOURCE = "conferences"
+
+
+def start_collect(env_overrides: dict[str, str] | None = None) -> subprocess.Popen:
+    env = os.environ | {"ADOPTION_HTTP_TIMEOUT": "30"} | (env_overrides or {})
+    return subprocess.Popen([sys.executable, "-m", "pipeline", "collect", SOURCE], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_request_after(server, pattern: str, timeout: float = 30):
+    """A waiter for the next request matching `pattern` (counting from now)."""
+    seen = len(server.requests_to(pattern))
+
+    def wait() -> None:
+        deadline = time.monotonic() + timeout
+        while len(server.requests_to(pattern)) <= seen:
+            assert time.monotonic() < deadline, f"no request to {pattern} within {timeout}s"
+            time.sleep(0.05)
+
+    return wait
+
+
+def test_sigkill_mid_load_leaves_no_partial_snapshot(cli, env, conference_server):
+    assert cli("collect", SOURCE).rc == 0
+    good = current_state(env.db_path, SOURCE)
+    # hang on a late file: by then data.csv and earlier papers are inserted, uncommitted
+    conference_server.fault(r"/data/nips_2019\.json$", "hang", times=None, seconds=60)
+    waiting = wait_for_request_after(conference_server, r"/data/nips_2019\.json$")
+    child = start_collect()
+    waiting()
+    time.sleep(0.3)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=10)
+    conference_server.clear_faults()
+
+    result = cli("refresh")
+    assert result.rc == 0, result.err
+    con = duckdb.connect(str(env.db_path), read_only=True)
+    killed = con.execute("SELECT status, error FROM snapshots WHERE snapshot_id = 2").fetchone()
+    assert killed[0] == "failed" and "interrupted" in killed[1]
+    assert con.execute("SELECT count(*) FROM raw_conferences__meetings WHERE snapshot_id = 2"
+                       ).fetchone()[0] == 0
+    con.close()
+    for table in ("raw_conferences__meetings", "raw_conferences__papers"):
+        assert orphan_rows(env.db_path, table) == 0
+    assert current_state(env.db_path, SOURCE)[1:] == good[1:]  # same data, newer snapshot
+    assert not list((env.raw_dir / SOURCE).glob(".staging-*"))  # killed run's scratch removed
+
+
+def test_second_refresh_gets_clear_message_and_first_is_unaffected(cli, env, conference_server):
+    conference_server.fault(r"/data/icml_2019\.json$", "hang", times=1, seconds=4)
+    waiting = wait_for_request_after(conference_server, r"/data/icml_2019\.json$")
+    child = start_collect()
+    waiting()
+    result = cli("refresh")
+    assert result.rc == 1
+    assert "Traceback" not in result.err
+    assert result.err.strip().splitlines() == [result.err.strip()]
+    assert "is in use by pid" in result.err and "wait for that refresh" in result.err
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert current_state(env.db_path, SOURCE)[1] == 35
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_database_file(cli, env, conference_server, damage):
+    if damage == "garbage":
+        env.db_path.parent.mkdir(parents=True, exist_ok=True)
+        env.db_path.write_bytes(os.urandom(64 * 1024))
+    else:
+        assert cli("collect", SOURCE).rc == 0
+        size = env.db_path.stat().st_size
+        with env.db_path.open("r+b") as fh:
+            fh.truncate(size // 3)
+    for command in (("status",), ("refresh",)):
+        result = cli(*command)
+        assert result.rc == 1
+        assert "Traceback" not in result.err
+        lines = result.err.strip().splitlines()
+        assert len(lines) == 1, result.err
+        assert "cannot be opened" in lines[0] and "move it aside" in lines[0]
+
+
+def test_status_before_any_refresh_explains(cli, env):
+    result = cli("status")
+    assert result.rc == 1
+    assert "no database" in result.err and "make refresh" in result.err
+
+
+PLANTED = "planted-secret-7f3a9c"
+
+
+def test_tokens_never_reach_logs_snapshots_or_raw(cli, env, conference_server, monkeypatch):
+    for name in ("HF_TOKEN", "GITHUB_TOKEN", "ADZUNA_APP_KEY", "ADZUNA_APP_ID"):
+        monkeypatch.setenv(name, PLANTED)
+    conference_server.fault(r"/data\.csv$", "500", times=None)
+    failed = cli("-v", "refresh")
+    conference_server.clear_faults()
+    ok = cli("-v", "refresh")
+    for text in (failed.out, failed.err, ok.out, ok.err):
+        assert PLANTED not in text
+    for path in env.data_dir.rglob("*"):
+        if path.is_file():
+            assert PLANTED.encode() not in path.read_bytes(), path
+
+
+def test_redact_hides_credentials_in_urls():
+    url = "https://api.example/jobs?app_id=abc123&app_key=s3cr3t&what=pytorch&token=t0k"
+    shown = redact(url)
+    assert "abc123" not in shown and "s3cr3t" not in shown and "t0k" not in shown
+    assert "what=pytorch" in shown
+
+
+def test_tests_cannot_open_non_loopback_sockets():
+    from pytest_socket import SocketConnectBlockedError
+
+    with pytest.raises(SocketConnectBlockedError):
+        socket.create_connection(("10.255.255.1", 80), timeout=0.5)
+    with socket.create_server(("127.0.0.1", 0)) as server:  # loopback stays allowed
+        socket.create_connection(server.getsockname(), timeout=1).close()
