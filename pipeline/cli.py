@@ -142,6 +142,9 @@ def print_status(con) -> None:
         if row and row["last_status"] == "failed":
             print(f"  last attempt failed at {row['last_attempt']:%Y-%m-%d %H:%M}Z: "
                   f"{row['last_error']}")
+        elif row and row["last_status"] == "running":
+            print(f"  an attempt started at {row['last_attempt'] or 'an unknown time'} is running "
+                  "or was interrupted (recorded as failed on the next refresh)")
         elif row and row["last_status"] == "ok" and not row["last_promoted"]:
             print("  latest snapshot held back (suspicious drop): re-run with --accept-drop")
         elif row and row["last_partial"]:

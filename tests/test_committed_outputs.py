@@ -1,0 +1,50 @@
+"""Guards on what the repository ships: charts and results come from real refreshes only."""
+
+from __future__ import annotations
+
+import csv
+import re
+
+from pipeline.config import PROJECT_ROOT, REFERENCE_DIR
+
+CHARTS = PROJECT_ROOT / "data" / "charts"
+RESULTS = PROJECT_ROOT / "data" / "results"
+FAKE_ORIGIN = re.compile(r"127\.0\.0\.1|localhost:|/tmp/|pytest-of-")
+
+
+def test_committed_charts_do_not_come_from_test_fakes():
+    for svg in CHARTS.glob("*.svg"):
+        text = svg.read_text()
+        assert not FAKE_ORIGIN.search(text), f"{svg.name} was drawn from a test fake"
+        assert "Data: " in text or "No data collected yet" in text, f"{svg.name} has no footer"
+    for png in CHARTS.glob("*.png"):
+        assert png.with_suffix(".svg").is_file(), f"{png.name} has no SVG twin"
+
+
+def test_committed_results_do_not_come_from_test_fakes():
+    for path in RESULTS.glob("*"):
+        if path.suffix in (".csv", ".md"):
+            assert not FAKE_ORIGIN.search(path.read_text()), path.name
+
+
+def test_reference_figures_file_is_complete():
+    with (REFERENCE_DIR / "article_figures.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    ids = {r["figure_id"] for r in rows}
+    assert ids == {
+        "hf_pt_exclusive_pct", "hf_tf_exclusive_pct", "hf_tf_available_pct", "hf_top30_pt_count",
+        "hf_top30_tf_count", "hf_top30_tf_exclusive_count", "research_pt_share_2017_pct",
+        "research_pt_share_2021_pct", "migration_tf_to_pt_pct", "migration_pt_stay_pct",
+        "pwc_pt_share_q4_2021_pct", "pwc_tf_share_q4_2021_pct", "pwc_repos_q4_2021",
+    }
+    for row in rows:
+        assert row["quote"] and row["method_note"] and row["tolerance"], row["figure_id"]
+        float(row["value"])
+
+
+def test_no_output_is_computed_from_the_reference_file():
+    """The reference file is read only by the scorecard."""
+    readers = [p.relative_to(PROJECT_ROOT).as_posix()
+               for p in (PROJECT_ROOT / "pipeline").rglob("*.py")
+               if "article_figures" in p.read_text() or "REFERENCE_DIR" in p.read_text()]
+    assert sorted(readers) == ["pipeline/config.py", "pipeline/nb.py", "pipeline/report.py"]
