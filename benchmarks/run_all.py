@@ -1,0 +1,59 @@
+"""`make bench`: run every benchmark, print the tables, and write data/results/benchmarks.md
+(which `python -m pipeline report` also copies into README's Performance section).
+
+    python -m benchmarks.run_all            # full sizes (1M / 2.5M models: minutes)
+    python -m benchmarks.run_all --quick    # small sizes, to check the scripts work
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from datetime import UTC, datetime
+
+from benchmarks.common import machine
+from pipeline.config import PROJECT_ROOT
+
+#: module, arguments at full size, arguments for --quick
+BENCHMARKS = [
+    ("benchmarks.hf_ingest", [], ["--models", "20000"]),
+    ("benchmarks.analysis_scale", [], ["--scale", "0.02"]),
+    ("benchmarks.no_change_refresh", [], []),
+    ("benchmarks.growth", [], ["--sizes", "10000,40000,100000"]),
+    ("benchmarks.reliability", [], []),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes")
+    parser.add_argument("--only", action="append", help="run only these modules (repeatable)")
+    args = parser.parse_args(argv)
+    sections = [f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}"
+                + (" (--quick sizes)" if args.quick else "") + "."]
+    failed = False
+    for module_name, full, quick in BENCHMARKS:
+        if args.only and module_name.rsplit(".", 1)[-1] not in args.only:
+            continue
+        print(f"== {module_name}", file=sys.stderr, flush=True)
+        try:
+            module = importlib.import_module(module_name)
+            sections.append(module.main(quick if args.quick else full))
+        except Exception as exc:  # report and go on: one benchmark never hides the others
+            failed = True
+            sections.append(f"### {module_name}\n\nfailed: {type(exc).__name__}: {exc}")
+            print(f"error: {module_name}: {exc}", file=sys.stderr)
+    text = "\n\n".join(sections) + "\n"
+    out = PROJECT_ROOT / "data" / "results" / "benchmarks.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    from pipeline.report import update_readme
+
+    update_readme(out.parent)
+    print(f"wrote {out}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
