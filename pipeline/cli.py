@@ -35,8 +35,9 @@ def setup_logging(verbose: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("urllib3", "matplotlib", "httpx", "httpcore", "huggingface_hub", "filelock"):
+    for noisy in ("matplotlib", "httpx", "httpcore", "huggingface_hub", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # retries are reported by our errors
 
 
 def _collect_options(parser: argparse.ArgumentParser) -> None:
@@ -104,18 +105,29 @@ def collect_sources(con, settings: Settings, names: Iterable[str] | None, option
     return ok
 
 
-def run_analyze(con, settings: Settings, force: bool = False) -> None:
+def run_analyze(con, settings: Settings, force: bool = False) -> bool:
     from pipeline.analysis import analyze
 
+    ok = True
     for name, outcome in analyze(con, settings.results_dir, force=force).items():
-        log.info("analysis %s: %s", name, outcome)
+        if outcome.startswith("failed"):
+            log.error("error: analysis %s %s", name, outcome)
+            ok = False
+        else:
+            log.info("analysis %s: %s", name, outcome)
+    return ok
 
 
-def run_charts(con, settings: Settings) -> None:
+def run_charts(con, settings: Settings) -> bool:
     from pipeline.charts import draw_all
 
-    for path in draw_all(con, settings.charts_dir):
-        log.info("chart: %s", path)
+    written, errors = draw_all(con, settings.charts_dir)
+    for path in written:
+        log.debug("chart: %s", path)
+    log.info("charts: %d files in %s", len(written), settings.charts_dir)
+    for error in errors:
+        log.error("error: %s", error)
+    return not errors
 
 
 def run_report(con, settings: Settings) -> None:
@@ -190,9 +202,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 if args.command == "collect":
                     return 0 if ok else 1
             if args.command in ("refresh", "analyze"):
-                run_analyze(con, settings, force=args.force)
+                ok = run_analyze(con, settings, force=args.force) and ok
             if args.command in ("refresh", "charts"):
-                run_charts(con, settings)
+                ok = run_charts(con, settings) and ok
             if args.command in ("refresh", "report"):
                 run_report(con, settings)
             return 0 if ok else 1

@@ -33,6 +33,13 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("ADOPTION_HTTP_BACKOFF", "0.01")
     monkeypatch.setenv("ADOPTION_HTTP_RETRY_AFTER_MAX", "3")
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    # a source a test did not configure must fail fast on loopback, never reach the internet
+    from pipeline.config import env_name
+    from pipeline.sources import all_sources
+
+    for name in all_sources():
+        monkeypatch.setenv(env_name(name), f"http://127.0.0.1:9/unconfigured-{name}")
     return Settings.from_env()
 
 

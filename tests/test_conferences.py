@@ -15,7 +15,7 @@ def figures(settings) -> dict[str, float]:
 
 
 def test_offline_refresh_produces_charts_and_figures(cli, env, conference_server):
-    result = cli("refresh")
+    result = cli("refresh", "--source", "conferences")
     assert result.rc == 0, result.err
     for chart in ("research_share", "author_migration_sankey", "scorecard"):
         assert (env.charts_dir / f"{chart}.png").stat().st_size > 10_000

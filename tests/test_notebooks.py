@@ -46,7 +46,7 @@ def test_runs_before_any_refresh_and_says_what_to_run(env, path, tmp_path):
 
 
 def test_research_notebooks_on_collected_results(cli, env, conference_server, tmp_path):
-    assert cli("refresh").rc == 0
+    assert cli("refresh", "--source", "conferences").rc == 0
     for name in ("00_overview", "02_research_papers"):
         out = execute(NOTEBOOKS_DIR / f"{name}.ipynb", tmp_path / "out", timeout=120)
         nb = nbformat.read(out, as_version=4)

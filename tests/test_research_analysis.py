@@ -53,7 +53,7 @@ def write_source(root: Path) -> Path:
 @pytest.fixture
 def hand_built(cli, env, tmp_path, monkeypatch):
     monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(write_source(tmp_path / "src")))
-    result = cli("refresh")
+    result = cli("refresh", "--source", "conferences")
     assert result.rc == 0, result.err
     return duckdb.connect(str(env.db_path), read_only=True)
 

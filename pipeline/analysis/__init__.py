@@ -98,6 +98,11 @@ def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = Fal
             con.execute("INSERT OR REPLACE INTO step_runs VALUES (?, ?, ?)",
                         [f"analysis:{analysis.name}", key, utcnow()])
             con.execute("COMMIT")
+        except Exception as exc:  # one broken analysis must not stop the others or the charts
+            con.execute("ROLLBACK")
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            report[analysis.name] = f"failed: {type(exc).__name__}: {first[:200]}"
+            continue
         except BaseException:
             con.execute("ROLLBACK")
             raise

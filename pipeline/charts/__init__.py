@@ -42,12 +42,21 @@ def ready(con: duckdb.DuckDBPyConnection, chart: Chart) -> bool:
     )
 
 
-def draw_all(con: duckdb.DuckDBPyConnection, charts_dir: Path) -> list[Path]:
+def draw_all(
+    con: duckdb.DuckDBPyConnection, charts_dir: Path
+) -> tuple[list[Path], list[str]]:
+    """Draw every chart; a chart that fails is reported and leaves its previous image alone."""
     written: list[Path] = []
+    errors: list[str] = []
     for chart in all_charts():
         path = charts_dir / f"{chart.name}.png"
-        if ready(con, chart):
-            written.extend(chart.draw(con, path))
-        else:
-            written.extend(style.no_data(path, chart.title, f"No data yet. {chart.missing}"))
-    return written
+        try:
+            if ready(con, chart):
+                written.extend(chart.draw(con, path))
+            else:
+                written.extend(style.no_data(path, chart.title, f"No data yet. {chart.missing}"))
+        except Exception as exc:
+            style.plt.close("all")
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            errors.append(f"chart {chart.name} failed: {type(exc).__name__}: {first[:200]}")
+    return written, errors

@@ -42,7 +42,7 @@ def test_500_once_is_retried(cli, env, conference_server, good):
 
 def test_500_forever_fails_cleanly_after_bounded_retries(cli, env, conference_server, good):
     conference_server.fault(r"/data\.csv$", "500", times=None)
-    result = cli("refresh")
+    result = cli("refresh", "--source", "conferences")
     assert result.rc == 1
     assert_one_line_error(result.err, SOURCE, "500", "retries")
     assert_kept(env, good)
@@ -193,7 +193,7 @@ def closed_port() -> int:
 
 def test_connection_refused(cli, env, good, monkeypatch):
     monkeypatch.setenv("ADOPTION_CONFERENCES_URL", f"http://127.0.0.1:{closed_port()}/x")
-    result = cli("refresh")
+    result = cli("refresh", "--source", "conferences")
     assert result.rc == 1
     assert_one_line_error(result.err, SOURCE, "cannot connect", "connection refused")
     assert_kept(env, good)

@@ -51,7 +51,7 @@ def test_sigkill_mid_load_leaves_no_partial_snapshot(cli, env, conference_server
     child.wait(timeout=10)
     conference_server.clear_faults()
 
-    result = cli("refresh")
+    result = cli("refresh", "--source", "conferences")
     assert result.rc == 0, result.err
     con = duckdb.connect(str(env.db_path), read_only=True)
     killed = con.execute("SELECT status, error FROM snapshots WHERE snapshot_id = 2").fetchone()
@@ -70,7 +70,7 @@ def test_second_refresh_gets_clear_message_and_first_is_unaffected(cli, env, con
     waiting = wait_for_request_after(conference_server, r"/data/icml_2019\.json$")
     child = start_collect()
     waiting()
-    result = cli("refresh")
+    result = cli("refresh", "--source", "conferences")
     assert result.rc == 1
     assert "Traceback" not in result.err
     assert result.err.strip().splitlines() == [result.err.strip()]
@@ -112,9 +112,9 @@ def test_tokens_never_reach_logs_snapshots_or_raw(cli, env, conference_server, m
     for name in ("HF_TOKEN", "GITHUB_TOKEN", "ADZUNA_APP_KEY", "ADZUNA_APP_ID"):
         monkeypatch.setenv(name, PLANTED)
     conference_server.fault(r"/data\.csv$", "500", times=None)
-    failed = cli("-v", "refresh")
+    failed = cli("-v", "refresh", "--source", "conferences")
     conference_server.clear_faults()
-    ok = cli("-v", "refresh")
+    ok = cli("-v", "refresh", "--source", "conferences")
     for text in (failed.out, failed.err, ok.out, ok.err):
         assert PLANTED not in text
     for path in env.data_dir.rglob("*"):
