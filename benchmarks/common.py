@@ -8,6 +8,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,27 +24,29 @@ def machine() -> str:
 
 def run_measured(args: list[str], env: dict[str, str] | None = None,
                  cwd: Path | None = None) -> dict:
-    """Run a Python child; returns wall seconds, peak RSS (MiB) of the child, and its JSON
-    result if the child printed one as its last stdout line."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    proc = subprocess.run([sys.executable, *args], env=env, cwd=cwd, capture_output=True,
-                          text=True)
-    wall = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run a Python child; returns its wall seconds, its own peak RSS (MiB, from wait4) and
+    its JSON result if the child printed one as its last stdout line."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, *args], env=env, cwd=cwd, stdout=out,
+                                stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
-        raise RuntimeError(f"{args} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        raise RuntimeError(f"{args} failed ({proc.returncode}): {stderr[-2000:]}")
     result = {}
-    lines = proc.stdout.strip().splitlines()
+    lines = stdout.strip().splitlines()
     if lines:
         try:
             result = json.loads(lines[-1])
         except json.JSONDecodeError:
             result = {}
-    # ru_maxrss of children is the max over all children so far: only exact when this child is
-    # the largest yet, so callers run the smaller step first or use the child's own report.
-    return {"wall_s": wall, "peak_rss_mib": max(peak_kib, before) / 1024, "result": result,
-            "stderr": proc.stderr}
+    return {"wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024, "result": result,
+            "stderr": stderr}
 
 
 def self_peak_rss_mib() -> float:

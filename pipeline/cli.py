@@ -47,6 +47,8 @@ def _collect_options(parser: argparse.ArgumentParser) -> None:
                         help="hf_models: crawl the Hub API or read the daily metadata parquet")
     parser.add_argument("--accept-drop", action="store_true",
                         help="promote a snapshot even if it has under half the rows of the last")
+    parser.add_argument("--force", action="store_true",
+                        help="collect (and re-analyse) even when the upstream is unchanged")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,7 +66,6 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--source", action="append", choices=names, metavar="NAME",
                          help=f"only these sources (repeatable): {', '.join(names)}")
     _collect_options(refresh)
-    refresh.add_argument("--force", action="store_true", help="re-run analyses even if unchanged")
 
     collect = sub.add_parser("collect", help="collect one source into a new snapshot")
     collect.add_argument("name", choices=names, metavar="NAME", help=", ".join(names))
@@ -99,6 +100,9 @@ def collect_sources(con, settings: Settings, names: Iterable[str] | None, option
         except SourceError as exc:
             log.error("error: %s", exc)
             ok = False
+            continue
+        if result.get("unchanged"):
+            log.info("%s: unchanged: %s", name, result["unchanged"])
             continue
         kind = "partial snapshot" if result["partial"] else "snapshot"
         log.info("%s: ok: %s %d, %d rows", name, kind, result["snapshot_id"], result["rows"])
@@ -191,7 +195,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from pipeline.notebooks import execute_all
 
         return 0 if execute_all(settings) else 1
-    options = {k: getattr(args, k, None) for k in ("limit", "hf_mode", "accept_drop")}
+    options = {k: getattr(args, k, None) for k in ("limit", "hf_mode", "accept_drop", "force")}
     with exclusive_lock(settings.db_path):
         con = connect(settings.db_path)
         try:

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pipeline.config import Settings
-from pipeline.errors import SourceError, SuspiciousDrop
+from pipeline.errors import SourceError, SuspiciousDrop, Unchanged
 from pipeline.http import Origin, redact
 from pipeline.store import current_snapshot_id, utcnow
 
@@ -179,12 +179,19 @@ def run_source(con: duckdb.DuckDBPyConnection, source: Source, settings: Setting
         )
         con.execute(
             "UPDATE snapshots SET status = 'ok', finished_at = ?, row_count = ?, sha256 = ?, "
-            "parameters = ?, partial = ?, promoted = ?, raw_dir = ? WHERE snapshot_id = ?",
-            [utcnow(), rows, ctx.manifest_sha256(),
+            "origin_url = ?, parameters = ?, partial = ?, promoted = ?, raw_dir = ? "
+            "WHERE snapshot_id = ?",
+            [utcnow(), rows, ctx.manifest_sha256(), redact(ctx.origin.base),
              json.dumps(options | ctx.parameters | {"rows_by_table": counts}, default=str),
              ctx.partial, not drop, str(final_dir), snapshot_id],
         )
         con.execute("COMMIT")
+    except Unchanged as exc:
+        con.execute("ROLLBACK")
+        shutil.rmtree(staging, ignore_errors=True)
+        con.execute("DELETE FROM snapshots WHERE snapshot_id = ?", [snapshot_id])
+        return {"snapshot_id": previous, "rows": _previous_rows(con, previous), "partial": False,
+                "unchanged": str(exc)}
     except BaseException as exc:
         con.execute("ROLLBACK")
         shutil.rmtree(staging, ignore_errors=True)

@@ -76,3 +76,21 @@ def test_data_csv_fallback_when_no_listing(cli, env, conference_server):
     files = {r[0] for r in con.execute("SELECT DISTINCT file FROM raw_conferences__papers")
              .fetchall()}
     assert "data/cvpr_2019.json" in files and "data/aistats_2019.json" not in files
+
+
+def test_pinned_commit_is_not_downloaded_twice(cli, env, conference_mirror, monkeypatch):
+    from tests.fakes.raw_files import RawFileServer
+
+    commit = "3ef0c7dee3002f66277251eda55df970b3cda293"
+    with RawFileServer(conference_mirror, prefix=f"Chillee/pvt/{commit}/data_analysis") as server:
+        monkeypatch.setenv("ADOPTION_CONFERENCES_URL", server.base_url)
+        assert cli("collect", "conferences").rc == 0
+        first = len(server.requests)
+        result = cli("refresh", "--source", "conferences")
+        assert result.rc == 0 and "unchanged: pinned commit 3ef0c7d" in result.err
+        assert len(server.requests) == first  # nothing fetched
+        assert cli("collect", "conferences", "--force").rc == 0
+        assert len(server.requests) == 2 * first
+    con = connect(env.db_path, read_only=True)
+    assert con.execute("SELECT list(status ORDER BY snapshot_id) FROM snapshots").fetchone()[0] \
+        == ["ok", "ok"]

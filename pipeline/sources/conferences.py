@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 from urllib.parse import unquote
 
-from pipeline.errors import SourceError
+from pipeline.errors import SourceError, Unchanged
+from pipeline.http import redact
 from pipeline.sources import CollectContext, Source
 
 NAME = "conferences"
@@ -30,6 +31,7 @@ LICENCE = (
     "no licence file: public research data, cited with attribution"
 )
 PAPER_FILE = re.compile(r"^([a-z]+)_(\d{4})\.json$")
+PINNED_COMMIT = re.compile(r"/([0-9a-f]{40})(?:/|$)")
 GITHUB_RAW = re.compile(r"^https://raw\.githubusercontent\.com/([^/]+)/([^/]+)/([^/]+)/?(.*)$")
 #: data.csv names conferences as the article does; the per-paper files use these stems
 FILE_STEM = {"neurips": "nips"}
@@ -168,7 +170,20 @@ def derived_from_counts(meetings: list[dict]) -> list[str]:
     return sorted(f"{stem}_{year}.json" for stem, year in stems)
 
 
+def check_pinned_unchanged(ctx: CollectContext) -> None:
+    """A base pinned to a commit cannot change: once collected from it, skip re-downloading."""
+    pinned = PINNED_COMMIT.search(ctx.origin.base)
+    if not pinned or ctx.previous_snapshot_id is None or ctx.options.get("force"):
+        return
+    origin = ctx.con.execute("SELECT origin_url FROM snapshots WHERE snapshot_id = ?",
+                             [ctx.previous_snapshot_id]).fetchone()[0]
+    if origin == redact(ctx.origin.base):
+        raise Unchanged(f"pinned commit {pinned[1][:7]} is already snapshot "
+                        f"{ctx.previous_snapshot_id} (use --force to collect again)")
+
+
 def collect(ctx: CollectContext) -> Iterator[tuple[str, list[dict]]]:
+    check_pinned_unchanged(ctx)
     counts = ctx.origin.get("data.csv")
     ctx.save_raw("data.csv", counts.content, counts.url)
     meetings = parse_counts(counts.content.decode("utf-8-sig"))

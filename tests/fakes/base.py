@@ -31,6 +31,7 @@ class Request:
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]
+    bytes_sent: int = 0
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -162,6 +163,7 @@ class FakeServer:
                 if not head:
                     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                         self.wfile.write(body)
+                        request.bytes_sent = len(body)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True

@@ -1,0 +1,131 @@
+"""Benchmark: every analysis and chart on a warm database at the real upstreams' scale.
+
+Builds a database holding 2.5M Hub models (hub-stats parquet mode), the Papers with Code
+archive's size (~300k links, ~576k papers) and 15 years of HN "Who is hiring?" threads, each
+collected by its real collector from a local folder of synthetic files in the upstream's layout.
+Then times `python -m pipeline analyze --force` and `python -m pipeline charts` in child
+processes: wall time (target < 10 s together on 2 cores) and peak RSS.
+
+    python -m benchmarks.analysis_scale               # full size
+    python -m benchmarks.analysis_scale --scale 0.02  # quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from benchmarks.common import run_measured, table
+from pipeline.config import PROJECT_ROOT
+
+HF_MODELS = 2_500_000
+HN_MONTHS = 15 * 12
+HN_POSTINGS_PER_MONTH = 700
+POSTING_TEXTS = [
+    "Acme | ML Engineer | Remote<p>We train models in PyTorch and serve them on GPUs.",
+    "Beta Corp | Data Scientist | NYC<p>Stack: Python, TensorFlow, Keras, Spark.",
+    "Gamma | Research Engineer | London<p>JAX &amp; Flax, TPU pods; PyTorch welcome.",
+    "Delta | Backend Engineer | Berlin<p>Go, Postgres, Kubernetes. No ML here.",
+    "Epsilon | Frontend | Remote<p>React, TypeScript, tensorflow.js for on-device demos.",
+    "Zeta | SRE | SF<p>Terraform, AWS. We use torch.compile? No: we don't do ML.",
+]
+
+
+def write_hn_threads(root: Path, months: int, per_month: int) -> None:
+    """Synthetic Algolia item trees, one file per month, newest month = 2026-10."""
+    import calendar
+
+    root.mkdir(parents=True, exist_ok=True)
+    year, month = 2026, 10
+    for index in range(months):
+        title = f"Ask HN: Who is hiring? ({calendar.month_name[month]} {year})"
+        story_id = 50_000_000 - index * 10_000
+        children = [{
+            "id": story_id + 1 + k, "type": "comment", "author": f"user{k}",
+            "text": POSTING_TEXTS[(k * 7 + index) % len(POSTING_TEXTS)],
+            "created_at": None, "created_at_i": None, "parent_id": story_id,
+            "story_id": story_id, "children": [],
+        } for k in range(per_month)]
+        item = {"id": story_id, "type": "story", "author": "whoishiring", "title": title,
+                "created_at": None, "created_at_i": None, "children": children}
+        (root / f"{year}-{month:02d}.json").write_text(json.dumps(item))
+        month -= 1
+        if month == 0:
+            year, month = year - 1, 12
+
+
+def build(workdir: Path, scale: float) -> dict[str, str]:
+    """Synthetic upstream folders; returns the environment that points the sources at them."""
+    from benchmarks.pwc_scale import synthetic
+    from pipeline.sources.hf_models import HUB_STATS_REL
+    from tests.fakes import pwc
+    from tests.fakes.hf_hub import hub_stats_parquet
+
+    hf_dir = workdir / "hf"
+    target = hf_dir / HUB_STATS_REL
+    target.parent.mkdir(parents=True, exist_ok=True)
+    hub_stats_parquet(int(HF_MODELS * scale), sink=str(target))
+    pwc_dir = pwc.write_local(workdir / "pwc", synthetic(scale))
+    write_hn_threads(workdir / "hn", HN_MONTHS, max(10, int(HN_POSTINGS_PER_MONTH * scale)))
+    return {
+        "ADOPTION_DATA_DIR": str(workdir / "data"),
+        "ADOPTION_CONFIG": str(workdir / "none.toml"),
+        "ADOPTION_HF_MODELS_URL": str(hf_dir),
+        "ADOPTION_PAPERS_WITH_CODE_URL": str(pwc_dir),
+        "ADOPTION_JOBS_HN_URL": str(workdir / "hn"),
+        "ADOPTION_CONFERENCES_URL": str(PROJECT_ROOT.parent / "shared" / "mirror"
+                                        / "pytorch-vs-tensorflow"),
+    }
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-analysis-") as tmp:
+        workdir = Path(tmp)
+        env = os.environ | build(workdir, args.scale)
+        sources = ["hf_models", "papers_with_code", "jobs_hn", "conferences"]
+        collect = run_measured(["-m", "pipeline", "collect", "hf_models", "--hf-mode",
+                                "parquet"], env=env, cwd=PROJECT_ROOT)
+        for name in sources[1:]:
+            run_measured(["-m", "pipeline", "collect", name], env=env, cwd=PROJECT_ROOT)
+        import duckdb
+
+        con = duckdb.connect(str(workdir / "data" / "adoption.duckdb"), read_only=True)
+        counts = {
+            "hub models": con.execute("SELECT count(*) FROM raw_hf__models").fetchone()[0],
+            "PwC links": con.execute(
+                "SELECT count(*) FROM raw_papers_with_code__links").fetchone()[0],
+            "HN postings": con.execute("SELECT count(*) FROM raw_jobs_hn__postings").fetchone()[0],
+        }
+        con.close()
+        analyze = run_measured(["-m", "pipeline", "analyze", "--force"], env=env,
+                               cwd=PROJECT_ROOT)
+        charts = run_measured(["-m", "pipeline", "charts"], env=env, cwd=PROJECT_ROOT)
+        db_mib = (workdir / "data" / "adoption.duckdb").stat().st_size / 2**20
+    total = analyze["wall_s"] + charts["wall_s"]
+    rows = [
+        ["warm database", ", ".join(f"{v:,} {k}" for k, v in counts.items()),
+         f"{db_mib:,.0f} MiB on disk", ""],
+        ["hf_models ingest (parquet mode)", f"{collect['wall_s']:.1f} s", "", ""],
+        ["`analyze --force` (all analyses)", f"{analyze['wall_s']:.1f} s",
+         f"{analyze['peak_rss_mib']:,.0f} MiB", ""],
+        ["`charts` (all charts)", f"{charts['wall_s']:.1f} s",
+         f"{charts['peak_rss_mib']:,.0f} MiB", ""],
+        ["analyses + charts", f"{total:.1f} s", "",
+         "meets < 10 s" if total < 10 else "misses < 10 s target"],
+    ]
+    text = (f"### Analysis at scale (scale {args.scale:g})\n\n"
+            + table(["Step", "Wall time / size", "Peak RSS", "Target"], rows))
+    print(text)
+    return text
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -1,0 +1,143 @@
+"""Benchmark: ingesting the HuggingFace model listing, ours vs the naive pandas way.
+
+Serves N synthetic models from the fake Hub (tests/fakes/hf_hub.py) on 127.0.0.1, then runs,
+each in its own subprocess so memory is measured per run (os.wait4 -> ru_maxrss of the child):
+
+* ours:   `pipeline.collect.run_source` of the hf_models source in api mode (streams Arrow
+          batches into DuckDB, writes the raw parquet, commits a snapshot);
+* naive:  `pandas.DataFrame([vars(m) for m in HfApi().list_models(expand=...)])`;
+* parquet: hf_models in parquet mode on a synthetic hub-stats models.parquet of P rows.
+
+Prints a markdown table: models/s and peak RSS of each, and the ratios. Targets: our peak RSS
+at most 1/5 of naive's, our throughput at least naive's.
+
+    python -m benchmarks.hf_ingest                       # 1,000,000 models, 2,500,000 rows
+    python -m benchmarks.hf_ingest --models 20000 --parquet-rows 50000   # quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _child_ours(url: str, workdir: Path, mode: str) -> dict:
+    os.environ.update({"ADOPTION_DATA_DIR": str(workdir / "data"),
+                       "ADOPTION_CONFIG": str(workdir / "none.toml"),
+                       "ADOPTION_HF_MODELS_URL": url})
+    from pipeline.collect import run_source
+    from pipeline.config import Settings
+    from pipeline.sources.hf_models import SOURCE
+    from pipeline.store import connect
+
+    settings = Settings.from_env()
+    con = connect(settings.db_path)
+    started = time.perf_counter()
+    result = run_source(con, SOURCE, settings, {"hf_mode": mode})
+    seconds = time.perf_counter() - started
+    rows = con.execute("SELECT count(*) FROM raw_hf__models").fetchone()[0]
+    con.close()
+    return {"rows": rows, "snapshot_rows": result["rows"], "seconds": seconds}
+
+
+def _child_naive(url: str) -> dict:
+    import pandas as pd
+    from huggingface_hub import HfApi
+
+    from pipeline.sources.hf_models import EXPAND
+
+    started = time.perf_counter()
+    frame = pd.DataFrame([vars(m) for m in HfApi(endpoint=url, token=False)
+                          .list_models(expand=EXPAND)])
+    seconds = time.perf_counter() - started
+    return {"rows": len(frame), "seconds": seconds}
+
+
+def _run_child(args: list[str]) -> dict:
+    """Run this module as a child; its JSON result plus its own peak RSS from wait4."""
+    env = os.environ | {"PYTHONPATH": str(ROOT), "HF_HUB_DISABLE_PROGRESS_BARS": "1", "CI": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.hf_ingest", "--child", *args],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out_chunks = []
+    assert proc.stdout is not None
+    for line in proc.stdout:  # drain so a chatty child cannot block on a full pipe
+        out_chunks.append(line)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark child {args[0]} failed ({proc.returncode}): {err[-800:]}")
+    result = json.loads(b"".join(out_chunks).decode().strip().splitlines()[-1])
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: kilobytes
+    return result
+
+
+def _row(name: str, r: dict) -> str:
+    rate = r["rows"] / r["seconds"] if r["seconds"] else float("nan")
+    return (f"| {name} | {r['rows']:,} | {r['seconds']:.1f} | {rate:,.0f} | "
+            f"{r['peak_rss_mb']:,.0f} |")
+
+
+def run(models: int, parquet_rows: int) -> str:
+    sys.path.insert(0, str(ROOT))
+    from tests.fakes.hf_hub import HUB_STATS_PATH, FakeHfHub, hub_stats_parquet
+
+    lines = ["| run | models | seconds | models/s | peak RSS (MB) |",
+             "|---|---:|---:|---:|---:|"]
+    with tempfile.TemporaryDirectory(prefix="hf-bench-") as tmp:
+        work = Path(tmp)
+        with FakeHfHub(n=models) as hub:
+            ours = _run_child(["ours", hub.url, str(work / "ours"), "api"])
+            naive = _run_child(["naive", hub.url])
+        if ours["rows"] != models or naive["rows"] != models:
+            raise SystemExit(f"row counts differ: ours {ours['rows']}, naive {naive['rows']}")
+        lines += [_row("ours: hf_models api mode -> DuckDB", ours),
+                  _row("naive: DataFrame([vars(m) for m in list_models()])", naive)]
+        speed = (ours["rows"] / ours["seconds"]) / (naive["rows"] / naive["seconds"])
+        memory = naive["peak_rss_mb"] / ours["peak_rss_mb"]
+        if parquet_rows:
+            folder = work / "hub-stats"
+            target = folder / HUB_STATS_PATH.lstrip("/")
+            target.parent.mkdir(parents=True)
+            with target.open("wb") as sink:
+                hub_stats_parquet(parquet_rows, sink=sink)
+            parquet = _run_child(["ours", str(folder), str(work / "parquet"), "parquet"])
+            lines.append(_row(f"ours: parquet mode ({target.stat().st_size / 1e6:,.0f} MB file)",
+                              parquet))
+    verdict = ("meets" if speed >= 1 and memory >= 5 else "MISSES")
+    lines += ["", f"Throughput ours / naive: **{speed:.2f}x** (target >= 1). "
+              f"Peak RSS naive / ours: **{memory:.1f}x** (target >= 5). "
+              f"Result: {verdict} both targets."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.hf_ingest",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=1_000_000,
+                        help="synthetic models served by the fake Hub (default 1,000,000)")
+    parser.add_argument("--parquet-rows", type=int, default=2_500_000,
+                        help="rows of the synthetic models.parquet (0 to skip; default 2.5M)")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        kind, *rest = args.child
+        result = _child_naive(rest[0]) if kind == "naive" else \
+            _child_ours(rest[0], Path(rest[1]), rest[2])
+        print(json.dumps(result))
+        return 0
+    print(f"## HuggingFace ingest: {args.models:,} models from the fake Hub\n")
+    print(run(args.models, args.parquet_rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""Fault suite for the hf_models source, against the fake Hub on 127.0.0.1.
+
+Each fault runs after a good snapshot exists and checks: exit status, a one-line message naming
+the source and the cause, the previous snapshot still current and unchanged, no orphan rows.
+The listing is 1500 models = 2 pages, so "page 2" faults hit mid-crawl after rows were loaded.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import time
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.fakes.hf_hub import CDN_PATH, HUB_STATS_PATH, FakeHfHub
+from tests.faults.helpers import assert_one_line_error, current_state, orphan_rows
+
+SOURCE = "hf_models"
+TABLE = "raw_hf__models"
+N = 1500
+LISTING = r"^/api/models$"
+
+
+@pytest.fixture
+def hub(env, monkeypatch):
+    # a roomier timeout than the suite's 2 s, so a loaded machine cannot turn a truncated page
+    # into a timeout; the hang test sets it back
+    monkeypatch.setenv("ADOPTION_HTTP_TIMEOUT", "10")
+    with FakeHfHub(n=N, article_share=0.1) as server:
+        monkeypatch.setenv("ADOPTION_HF_MODELS_URL", server.url)
+        yield server
+
+
+@pytest.fixture
+def good(cli, env, hub):
+    result = cli("collect", SOURCE)
+    assert result.rc == 0, result.err
+    return current_state(env.db_path, SOURCE)
+
+
+def assert_kept(env, good):
+    assert current_state(env.db_path, SOURCE) == good
+    assert orphan_rows(env.db_path, TABLE) == 0
+
+
+def fails(cli, *needles: str, args: tuple[str, ...] = ()) -> str:
+    result = cli("collect", SOURCE, *args)
+    assert result.rc == 1, result.err
+    return assert_one_line_error(result.err, SOURCE, *needles)
+
+
+# -- transport ------------------------------------------------------------------------------
+
+def test_500_once_is_retried(cli, env, hub, good):
+    hub.fault(LISTING, "500", times=1)
+    result = cli("collect", SOURCE)
+    assert result.rc == 0, result.err
+    assert current_state(env.db_path, SOURCE)[0] != good[0]
+    assert len(hub.requests_to(LISTING)) == 2 + 3  # good run, then 500 + retry + page 2
+
+
+def test_500_forever_fails_after_bounded_retries(cli, env, hub, good):
+    hub.fault(LISTING, "500", times=None)
+    result = cli("refresh", "--source", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "HTTP 500", "2 retries")
+    assert_kept(env, good)
+    assert len(hub.requests_to(LISTING)) == 2 + 3
+    assert (env.charts_dir / "hf_framework_share.png").is_file()  # charts from the good data
+    assert "last attempt failed" in cli("status").out
+
+
+def test_500_forever_on_page_2_mid_crawl(cli, env, hub, good):
+    hub.fault_from_request(4, LISTING, "500", times=None)  # good run took requests 1-2
+    fails(cli, "HTTP 500", "after 1000 models")
+    assert_kept(env, good)
+
+
+def test_429_waits_for_retry_after_then_continues(cli, env, hub, good):
+    hub.fault_from_request(4, LISTING, "429", times=1, retry_after=1)
+    started = time.monotonic()
+    result = cli("collect", SOURCE)
+    assert result.rc == 0, result.err
+    assert time.monotonic() - started >= 1.0
+    assert current_state(env.db_path, SOURCE)[1] == N
+
+
+def test_429_with_too_long_retry_after_fails_at_once(cli, env, hub, good):
+    hub.fault(LISTING, "429", times=None, retry_after=600)
+    started = time.monotonic()
+    fails(cli, "rate-limited", "Retry-After 600s")
+    assert time.monotonic() - started < 5
+    assert_kept(env, good)
+
+
+def test_429_forever_gives_up(cli, env, hub, good):
+    hub.fault(LISTING, "429", times=None, retry_after=1)
+    started = time.monotonic()
+    fails(cli, "HTTP 429", "retries")
+    assert time.monotonic() - started < 15
+    assert_kept(env, good)
+
+
+def test_hanging_response_times_out(cli, env, hub, good, monkeypatch):
+    monkeypatch.setenv("ADOPTION_HTTP_TIMEOUT", "2")
+    hub.fault(LISTING, "hang", times=None, seconds=3)
+    started = time.monotonic()
+    fails(cli, "timed out after 2s", "ADOPTION_HF_MODELS_URL")
+    assert time.monotonic() - started < 20
+    assert_kept(env, good)
+
+
+def test_truncated_page(cli, env, hub, good):
+    hub.fault_from_request(4, LISTING, "truncate", times=None)
+    fails(cli, "truncated", "after 1000 models")
+    assert_kept(env, good)
+
+
+def test_connection_drop_mid_crawl(cli, env, hub, good):
+    hub.fault_from_request(4, LISTING, "drop", times=None)
+    fails(cli, "dropped connection", "after 1000 models")
+    assert_kept(env, good)
+
+
+def test_one_connection_drop_is_survived(cli, env, hub, good):
+    hub.fault_from_request(4, LISTING, "drop", times=1)
+    result = cli("collect", SOURCE)
+    assert result.rc == 0, result.err
+    assert current_state(env.db_path, SOURCE)[1] == N
+
+
+def test_malformed_json_page(cli, env, hub, good):
+    hub.fault_from_request(4, LISTING, "malformed", times=None)
+    fails(cli, "malformed JSON", "after 1000 models")
+    assert_kept(env, good)
+
+
+def test_404_listing(cli, env, hub, good):
+    hub.fault(LISTING, "404", times=None)
+    fails(cli, "HTTP 404")
+    assert_kept(env, good)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_connection_refused(cli, env, good, monkeypatch):
+    monkeypatch.setenv("ADOPTION_HF_MODELS_URL", f"http://127.0.0.1:{closed_port()}")
+    result = cli("refresh", "--source", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "cannot connect", "connection refused")
+    assert_kept(env, good)
+
+
+# -- schema drift -----------------------------------------------------------------------------
+
+def drift(hub, change) -> None:
+    hub.mutate = change
+
+
+def test_missing_required_field_on_page_2(cli, env, hub, good):
+    def lose_tags(i, m):
+        if i == 1200:
+            m.pop("tags")
+        return m
+
+    drift(hub, lose_tags)
+    line = fails(cli, "model #1201", "no 'tags' field", "model-1200")
+    assert "schema drift" in line
+    assert_kept(env, good)
+
+
+def test_renamed_field(cli, env, hub, good):
+    def rename(i, m):
+        m["createdAtUtc"] = m.pop("createdAt")
+        return m
+
+    drift(hub, rename)
+    fails(cli, "no 'createdAt' field")
+    assert_kept(env, good)
+
+
+def test_missing_id(cli, env, hub, good):
+    def lose_id(i, m):
+        if i == 10:
+            m.pop("id")
+        return m
+
+    drift(hub, lose_id)
+    fails(cli, "no 'id' field")
+    assert_kept(env, good)
+
+
+def test_unexpected_type(cli, env, hub, good):
+    def text_downloads(i, m):
+        if i == 7:
+            m["downloads"] = "lots"
+        return m
+
+    drift(hub, text_downloads)
+    fails(cli, "unexpected type", "'downloads'")
+    assert_kept(env, good)
+
+
+def test_unparseable_date(cli, env, hub, good):
+    def bad_date(i, m):
+        if i == 3:
+            m["createdAt"] = "yesterday"
+        return m
+
+    drift(hub, bad_date)
+    fails(cli, "unparseable value")
+    assert_kept(env, good)
+
+
+def test_new_unknown_field_is_accepted(cli, env, hub, good):
+    def add(i, m):
+        m["carbonFootprint"] = {"grams": i}
+        return m
+
+    drift(hub, add)
+    result = cli("collect", SOURCE)
+    assert result.rc == 0, result.err
+    assert current_state(env.db_path, SOURCE)[1] == N
+
+
+# -- empty, drop ------------------------------------------------------------------------------
+
+def test_empty_listing_is_refused(cli, env, hub, good):
+    hub.n = 0
+    fails(cli, "suspicious", "0 rows")
+    assert_kept(env, good)
+
+
+def test_suspicious_drop_held_back_until_accepted(cli, env, hub, good):
+    hub.n = 600
+    fails(cli, "under half", "--accept-drop")
+    assert_kept(env, good)
+    assert "held back" in cli("status").out
+    result = cli("collect", SOURCE, "--accept-drop")
+    assert result.rc == 0, result.err
+    state = current_state(env.db_path, SOURCE)
+    assert state[0] != good[0] and state[1] == 600
+
+
+# -- parquet mode -----------------------------------------------------------------------------
+
+PARQUET = ("--hf-mode", "parquet")
+
+
+def test_parquet_truncated_download(cli, env, hub, good):
+    hub.fault(CDN_PATH, "truncate", times=None)
+    fails(cli, "truncated", args=PARQUET)
+    assert_kept(env, good)
+
+
+def test_parquet_malformed_file(cli, env, hub, good):
+    hub.fault(CDN_PATH, "malformed", times=None)
+    fails(cli, "malformed parquet", args=PARQUET)
+    assert_kept(env, good)
+
+
+def test_parquet_500_forever(cli, env, hub, good):
+    hub.fault(HUB_STATS_PATH, "500", times=None)
+    fails(cli, "500", "retries", args=PARQUET)
+    assert_kept(env, good)
+
+
+def test_parquet_missing_column(cli, env, hub, good, tmp_path, monkeypatch):
+    table = pq.read_table(io.BytesIO(hub.parquet_bytes())).drop_columns(["tags"])
+    path = tmp_path / "copy" / HUB_STATS_PATH.lstrip("/")
+    path.parent.mkdir(parents=True)
+    pq.write_table(table, path)
+    monkeypatch.setenv("ADOPTION_HF_MODELS_URL", str(tmp_path / "copy"))
+    fails(cli, "no column 'tags'", "hub-stats", args=PARQUET)
+    assert_kept(env, good)
+
+
+def test_parquet_unexpected_type(cli, env, hub, good, tmp_path, monkeypatch):
+    import pyarrow as pa
+
+    table = pq.read_table(io.BytesIO(hub.parquet_bytes()))
+    index = table.schema.get_field_index("downloads")
+    table = table.set_column(index, "downloads",
+                             pa.array(["many"] * table.num_rows, pa.string()))
+    path = tmp_path / "copy" / HUB_STATS_PATH.lstrip("/")
+    path.parent.mkdir(parents=True)
+    pq.write_table(table, path)
+    monkeypatch.setenv("ADOPTION_HF_MODELS_URL", str(tmp_path / "copy"))
+    fails(cli, "cannot read models.parquet", args=PARQUET)
+    assert_kept(env, good)

@@ -1,0 +1,367 @@
+"""HuggingFace Hub source, analysis, charts and notebook, against the fake Hub on 127.0.0.1."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.analysis.hf import PYTORCH_LIBRARIES
+from pipeline.collect import run_source
+from pipeline.config import Settings
+from pipeline.sources import hf_models
+from pipeline.store import connect, current_snapshot_id
+from tests.fakes.hf_hub import ARTICLE_STAMP, HUB_STATS_PATH, FakeHfHub
+
+N_MODELS = 1500
+CHARTS = ("hf_framework_share", "hf_top30", "hf_framework_trend")
+
+
+@pytest.fixture
+def hub(env, monkeypatch):
+    with FakeHfHub(n=N_MODELS, article_share=0.1) as server:
+        monkeypatch.setenv("ADOPTION_HF_MODELS_URL", server.url)
+        yield server
+
+
+def figures(settings: Settings) -> dict[str, float]:
+    with (settings.results_dir / "figures.csv").open() as fh:
+        return {r["figure_id"]: float(r["value"]) for r in csv.DictReader(fh)
+                if r["figure_id"].startswith("hf_")}
+
+
+def ro(settings: Settings) -> duckdb.DuckDBPyConnection:
+    return connect(settings.db_path, read_only=True)
+
+
+# -- hand-built models with hand-computed answers -----------------------------------------------
+
+ERA = ARTICLE_STAMP
+HAND_MODELS = [
+    # id, tags, library, downloads, likes, createdAt
+    ("a1", ["pytorch"], "transformers", 100, 5, ERA),
+    ("a2", ["pytorch", "tf"], "transformers", 50, 60, ERA),
+    ("a3", ["tf"], "transformers", 10, 1, ERA),
+    ("a4", ["pytorch", "jax"], "transformers", 5, 0, ERA),
+    ("a5", ["keras", "tf-keras"], "keras", 1, 0, ERA),
+    ("a6", ["safetensors"], "transformers", 0, 0, ERA),
+    ("a7", [], "spacy", 0, 0, "2021-06-01T00:00:00.000Z"),  # not back-filled, still article era
+    ("t1", ["safetensors"], "transformers", 1000, 2, "2023-05-01T00:00:00.000Z"),
+    ("t2", ["safetensors"], None, 7, 0, "2023-06-01T00:00:00.000Z"),
+    ("t3", ["gguf"], "gguf", 0, 0, "2024-02-01T00:00:00.000Z"),
+    ("t4", ["tf"], "transformers", 3, 0, "2024-03-01T00:00:00.000Z"),
+    ("t5", ["pytorch", "safetensors"], "diffusers", 2, 0, "2025-01-01T00:00:00.000Z"),
+    ("t6", ["flax"], "transformers", 4, 0, "2025-02-01T00:00:00.000Z"),
+    ("t7", ["pytorch"], "timm", 1, 0, "2022-03-02T23:29:05.000Z"),  # one second too late
+]
+
+
+def write_hand_parquet(folder: Path, drop: str | None = None) -> Path:
+    """A hub-stats shaped models.parquet (dates as strings, extra columns) in a local folder."""
+    path = folder / HUB_STATS_PATH.lstrip("/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cols = {
+        "_id": [f"{i:024x}" for i in range(len(HAND_MODELS))],
+        "id": [m[0] for m in HAND_MODELS],
+        "author": [None] * len(HAND_MODELS),
+        "tags": [m[1] for m in HAND_MODELS],
+        "library_name": [m[2] for m in HAND_MODELS],
+        "downloads": [m[3] for m in HAND_MODELS],
+        "likes": [m[4] for m in HAND_MODELS],
+        "createdAt": [m[5] for m in HAND_MODELS],
+        "sha": ["0" * 40] * len(HAND_MODELS),
+    }
+    if drop:
+        cols.pop(drop)
+    pq.write_table(pa.table(cols), path)
+    return path
+
+
+@pytest.fixture
+def hand(cli, env, tmp_path, monkeypatch):
+    folder = tmp_path / "hand"
+    write_hand_parquet(folder)
+    monkeypatch.setenv("ADOPTION_HF_MODELS_URL", str(folder))
+    result = cli("refresh", "--source", "hf_models", "--hf-mode", "parquet")
+    assert result.rc == 0, result.err
+    return figures(env)
+
+
+def test_classification_matches_hand_computed_answers(hand, env):
+    expected = {
+        # article era = a1..a7; tags: PyTorch or TF = a1 a2 a3 a4 (4)
+        "hf_pt_exclusive_pct": 100 * 2 / 4, "hf_tf_exclusive_pct": 100 * 1 / 4,
+        "hf_tf_available_pct": 100 * 2 / 4,
+        # weights adds a6 (safetensors + transformers): 5
+        "hf_pt_exclusive_pct_weights": 100 * 3 / 5, "hf_tf_exclusive_pct_weights": 100 * 1 / 5,
+        "hf_tf_available_pct_weights": 100 * 2 / 5,
+        # today, tags: a1 a2 a3 a4 t4 t5 t7 (7); PyTorch only a1 a4 t5 t7; TF only a3 t4
+        "hf_pt_exclusive_pct_today": 100 * 4 / 7, "hf_tf_exclusive_pct_today": 100 * 2 / 7,
+        "hf_tf_available_pct_today": 100 * 3 / 7,
+        # today, weights adds a6 and t1 (t2 has no library): 9
+        "hf_pt_exclusive_pct_weights_today": 100 * 6 / 9,
+        "hf_tf_exclusive_pct_weights_today": 100 * 2 / 9,
+        "hf_tf_available_pct_weights_today": 100 * 3 / 9,
+        # fewer than 30 models: the "top 30" is every model in scope
+        "hf_top30_pt_count": 3, "hf_top30_tf_count": 2, "hf_top30_tf_exclusive_count": 1,
+        "hf_top30_pt_count_weights": 4, "hf_top30_tf_exclusive_count_weights": 1,
+        "hf_top30_pt_count_today": 5, "hf_top30_tf_count_today": 3,
+        "hf_top30_tf_exclusive_count_today": 2, "hf_top30_pt_count_weights_today": 7,
+    }
+    for figure_id, value in expected.items():
+        assert hand[figure_id] == pytest.approx(value, abs=0.006), figure_id
+    con = ro(env)
+    keras = con.execute(
+        "SELECT tf_exclusive, pt_or_tf, tf_exclusive_pct FROM out_hf__framework_share "
+        "WHERE as_of = 'article' AND method = 'tags' AND tf_rule = 'tf+keras' "
+        "AND weighting = 'models'").fetchone()
+    assert keras[:2] == (2, 5) and keras[2] == pytest.approx(40.0)  # a5 joins as TF-only
+    weighted = con.execute(
+        "SELECT pt_or_tf, pt_exclusive FROM out_hf__framework_share WHERE as_of = 'article' "
+        "AND method = 'tags' AND tf_rule = 'tf' AND weighting = 'downloads'").fetchone()
+    assert weighted == (100 + 50 + 10 + 5, 100 + 5)
+    jax = con.execute(
+        "SELECT as_of, jax, safetensors_only FROM out_hf__framework_share WHERE method = 'tags' "
+        "AND tf_rule = 'tf' AND weighting = 'models' ORDER BY as_of").fetchall()
+    assert jax == [("article", 1, 1), ("today", 2, 3)]  # a4 (+t6); a6 (+t1, t2)
+    top = con.execute("SELECT id FROM out_hf__top30 WHERE as_of = 'today' "
+                      "AND ranking = 'downloads' ORDER BY rank LIMIT 4").fetchall()
+    assert [r[0] for r in top] == ["t1", "a1", "a2", "a3"]
+    by_likes = con.execute("SELECT id, approximation FROM out_hf__top30 WHERE as_of = 'article' "
+                           "AND ranking = 'likes' AND rank = 1").fetchone()
+    assert by_likes == ("a2", True)
+    trend = con.execute("SELECT sum(models) FROM out_hf__trend "
+                        "WHERE series = 'PyTorch (tag)'").fetchone()[0]
+    assert trend == 7  # only models created after the back-fill: t1..t7
+    q1 = con.execute("SELECT series_models, after_backfill_only FROM out_hf__trend "
+                     "WHERE quarter = DATE '2022-01-01' AND series = 'PyTorch (tag)'").fetchone()
+    assert q1 == (1, True)  # t7
+
+
+def test_pytorch_libraries_are_pytorch_backed():
+    assert {"transformers", "diffusers", "sentence-transformers", "timm"} <= set(PYTORCH_LIBRARIES)
+    assert not {"keras", "tf-keras", "gguf", "spacy", "jax"} & set(PYTORCH_LIBRARIES)
+
+
+# -- end to end over the fake Hub ---------------------------------------------------------------
+
+def reference(models: list[dict], article: bool, weights: bool) -> dict[str, float]:
+    """The headline numbers computed in plain Python, independently of the SQL."""
+    cutoff = "2022-03-02T23:29:04.000Z"
+    scope = [m for m in models if not article or m["createdAt"] <= cutoff]
+
+    def pt(m: dict) -> bool:
+        return "pytorch" in m["tags"] or (weights and "safetensors" in m["tags"]
+                                           and m.get("library_name") in PYTORCH_LIBRARIES)
+
+    def tf(m: dict) -> bool:
+        return "tf" in m["tags"]
+
+    either = [m for m in scope if pt(m) or tf(m)]
+    top = sorted(scope, key=lambda m: (-m["downloads"], m["id"]))[:30]
+    return {
+        "pt_exclusive_pct": 100 * sum(pt(m) and not tf(m) for m in either) / len(either),
+        "tf_exclusive_pct": 100 * sum(tf(m) and not pt(m) for m in either) / len(either),
+        "tf_available_pct": 100 * sum(tf(m) for m in either) / len(either),
+        "top30_pt": sum(pt(m) for m in top), "top30_tf": sum(tf(m) for m in top),
+        "top30_tf_exclusive": sum(tf(m) and not pt(m) for m in top),
+    }
+
+
+def test_crawl_snapshot_figures_and_charts_end_to_end(cli, env, hub):
+    result = cli("refresh", "--source", "hf_models")
+    assert result.rc == 0, result.err
+    got = figures(env)
+    models = list(hub.models())
+    for suffix, article, weights in (("", True, False), ("_today", False, False),
+                                     ("_weights", True, True), ("_weights_today", False, True)):
+        ref = reference(models, article, weights)
+        for name in ("pt_exclusive_pct", "tf_exclusive_pct", "tf_available_pct"):
+            assert got[f"hf_{name}{suffix}"] == pytest.approx(ref[name], abs=0.006)
+        assert got[f"hf_top30_pt_count{suffix}"] == ref["top30_pt"]
+        assert got[f"hf_top30_tf_count{suffix}"] == ref["top30_tf"]
+        assert got[f"hf_top30_tf_exclusive_count{suffix}"] == ref["top30_tf_exclusive"]
+    for chart in CHARTS:
+        assert (env.charts_dir / f"{chart}.png").stat().st_size > 10_000
+        assert (env.charts_dir / f"{chart}.svg").is_file()
+    con = ro(env)
+    snap = con.execute("SELECT row_count, parameters, partial FROM snapshots "
+                       "WHERE source = 'hf_models'").fetchone()
+    assert snap[0] == N_MODELS and not snap[2]
+    params = json.loads(snap[1])
+    assert params["mode"] == "api" and params["endpoint"] == hub.url
+    listing = hub.requests_to("/api/models")
+    assert len(listing) == 2  # 1000 per page, cursor in the Link header
+    assert params["http_requests"] == 2  # nothing else went out (no telemetry to huggingface.co)
+    assert set(listing[0].query["expand"]) == set(hf_models.EXPAND)
+    assert "cursor" in listing[1].query
+    created = con.execute("SELECT min(created_at), count(*) FILTER (WHERE author IS NULL) "
+                          "FROM raw_hf__models").fetchone()
+    assert str(created[0]) == "2022-03-02 23:29:04" and created[1] > 0  # legacy un-namespaced ids
+    raw = next((env.raw_dir / "hf_models").iterdir())
+    assert pq.read_metadata(raw / hf_models.API_RAW_REL).num_rows == N_MODELS
+    assert "hf_models: snapshot 1 at" in cli("status").out
+
+
+def test_api_and_parquet_modes_land_the_same_rows(cli, env, hub):
+    assert cli("collect", "hf_models").rc == 0
+    assert cli("collect", "hf_models", "--hf-mode", "parquet").rc == 0
+    con = ro(env)
+    modes = con.execute("SELECT snapshot_id, parameters->>'mode' FROM snapshots "
+                        "ORDER BY snapshot_id").fetchall()
+    assert [m[1] for m in modes] == ["api", "parquet"]
+    cols = ("id, author, tags, library_name, pipeline_tag, downloads, downloads_all_time, likes, "
+            "created_at, last_modified")
+    api, parquet = (con.execute(f"SELECT {cols} FROM raw_hf__models WHERE snapshot_id = ? "
+                                "ORDER BY id", [m[0]]).fetchall() for m in modes)
+    assert len(api) == N_MODELS and api == parquet
+    assert len(hub.requests_to(r"models\.parquet")) == 2  # resolve URL, then its redirect
+
+
+def test_parquet_mode_figures_equal_api_mode(cli, env, hub):
+    assert cli("refresh", "--source", "hf_models").rc == 0
+    api = figures(env)
+    assert cli("refresh", "--source", "hf_models", "--hf-mode", "parquet").rc == 0
+    assert figures(env) == api
+    assert current_snapshot_id(ro(env), "hf_models") == 2
+
+
+def test_limit_is_partial_and_never_feeds_headlines(cli, env, hub):
+    assert cli("refresh", "--source", "hf_models").rc == 0
+    full = figures(env)
+    result = cli("refresh", "--source", "hf_models", "--limit", "40")
+    assert result.rc == 0, result.err
+    assert "partial snapshot 2, 40 rows" in result.err
+    con = ro(env)
+    assert current_snapshot_id(con, "hf_models") == 1
+    top = con.execute("SELECT downloads FROM raw_hf__models WHERE snapshot_id = 2 "
+                      "ORDER BY downloads DESC").fetchall()
+    assert len(top) == 40
+    best = max(m["downloads"] for m in hub.models())
+    assert top[0][0] == best  # --limit asks the Hub for the most downloaded models
+    assert figures(env) == full
+    assert hub.requests_to("/api/models")[-1].query["limit"] == ["40"]
+
+
+def test_limit_first_gives_no_headline_figures(cli, env, hub):
+    result = cli("refresh", "--source", "hf_models", "--hf-mode", "parquet", "--limit", "25")
+    assert result.rc == 0, result.err
+    assert not figures(env)
+    assert "No data yet" in (env.charts_dir / "hf_top30.svg").read_text()
+    assert current_snapshot_id(ro(env), "hf_models") is None
+
+
+def test_batches_are_streamed_not_accumulated(env, hub, monkeypatch):
+    monkeypatch.setattr(hf_models, "BATCH_ROWS", 400)
+    sizes: list[int] = []
+
+    def recording(ctx):
+        for table, batch in hf_models.collect(ctx):
+            sizes.append(batch.num_rows)
+            yield table, batch
+
+    con = connect(env.db_path)
+    source = dataclasses.replace(hf_models.SOURCE, collect=recording)
+    run_source(con, source, env)
+    assert sizes == [400, 400, 400, 300]
+
+
+def test_interrupted_crawl_keeps_previous_snapshot(env, hub, monkeypatch):
+    con = connect(env.db_path)
+    first = run_source(con, hf_models.SOURCE, env)
+    monkeypatch.setattr(hf_models, "BATCH_ROWS", 300)
+
+    def interrupted(ctx):
+        for n, item in enumerate(hf_models.collect(ctx)):
+            if n == 2:
+                raise KeyboardInterrupt
+            yield item
+
+    with pytest.raises(KeyboardInterrupt):
+        run_source(con, dataclasses.replace(hf_models.SOURCE, collect=interrupted), env)
+    assert current_snapshot_id(con, "hf_models") == first["snapshot_id"]
+    assert con.execute("SELECT count(*) FROM raw_hf__models").fetchone()[0] == N_MODELS
+    status, error = con.execute("SELECT status, error FROM snapshots WHERE snapshot_id = 2") \
+        .fetchone()
+    assert status == "failed" and "interrupted" in error
+    assert not list((env.raw_dir / "hf_models").glob(".staging-*"))
+
+
+def test_hf_endpoint_and_token_are_honoured_but_never_stored(cli, env, hub, monkeypatch,
+                                                             caplog):
+    monkeypatch.delenv("ADOPTION_HF_MODELS_URL")
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_TOKEN", "hf_SeCrEt0123456789")
+    result = cli("-v", "collect", "hf_models")
+    assert result.rc == 0, result.err
+    assert hub.requests[0].headers["authorization"] == "Bearer hf_SeCrEt0123456789"
+    con = ro(env)
+    stored = con.execute("SELECT origin_url, parameters FROM snapshots").fetchone()
+    assert json.loads(stored[1])["endpoint"] == hub.url
+    assert json.loads(stored[1])["authenticated"] is True
+    text = " ".join(map(str, stored)) + result.err + result.out + caplog.text
+    for path in env.raw_dir.rglob("*"):
+        if path.is_file():
+            text += path.read_bytes().decode("latin-1")
+    assert "SeCrEt" not in text
+
+
+def test_adoption_url_beats_hf_endpoint(cli, env, hub, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9/unused")
+    assert cli("collect", "hf_models").rc == 0
+    assert len(hub.requests_to("/api/models")) == 2
+
+
+def test_api_mode_raw_folder_reloads_offline_in_parquet_mode(cli, env, hub, monkeypatch):
+    assert cli("collect", "hf_models").rc == 0
+    raw = next((env.raw_dir / "hf_models").iterdir())
+    hub.stop()
+    monkeypatch.setenv("ADOPTION_HF_MODELS_URL", str(raw))
+    result = cli("collect", "hf_models", "--hf-mode", "parquet")
+    assert result.rc == 0, result.err
+    con = ro(env)
+    counts = con.execute("SELECT snapshot_id, count(*), count(DISTINCT id) FROM raw_hf__models "
+                         "GROUP BY 1 ORDER BY 1").fetchall()
+    assert counts == [(1, N_MODELS, N_MODELS), (2, N_MODELS, N_MODELS)]
+
+
+def test_unknown_mode_is_a_one_line_error(cli, env, hub, monkeypatch):
+    monkeypatch.setenv("ADOPTION_HF_MODELS_MODE", "scrape")
+    result = cli("collect", "hf_models")
+    assert result.rc == 1
+    assert "hf_models: unknown mode 'scrape'" in result.err
+
+
+# -- notebook -----------------------------------------------------------------------------------
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_huggingface.ipynb"
+
+
+def test_notebook_runs_on_results_and_on_empty_data(cli, env, hub, tmp_path, monkeypatch):
+    import nbformat
+
+    from pipeline.notebooks import execute
+
+    stored = nbformat.read(NOTEBOOK, as_version=4)
+    assert all(not c.get("outputs") and not c.get("execution_count")
+               for c in stored.cells if c.cell_type == "code")
+    out = execute(NOTEBOOK, tmp_path / "empty-run", timeout=120)
+    assert "No results to show yet" in outputs(out)
+    assert cli("refresh", "--source", "hf_models").rc == 0
+    text = outputs(execute(NOTEBOOK, tmp_path / "run", timeout=120))
+    assert "hf_pt_exclusive_pct_today" in text and "out_hf" not in text  # tables, not hints
+    assert "image/png" in text
+
+
+def outputs(path: Path) -> str:
+    """Everything the executed notebook's cells printed or displayed."""
+    import nbformat
+
+    done = nbformat.read(path, as_version=4)
+    return json.dumps([c.get("outputs", []) for c in done.cells if c.cell_type == "code"])

@@ -1,0 +1,462 @@
+"""Job postings: matching rules, the HN source against the fake Algolia API (real mirror months
+plus hand-written threads), incremental refreshes, the manual board counts, Adzuna, charts."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline.analysis.jobs import match_frameworks, plain_text
+from pipeline.errors import SourceError
+from pipeline.sources.jobs_boards import parse_counts
+from pipeline.sources.jobs_hn import thread_month
+from tests.conftest import HN_MIRROR
+from tests.fakes.adzuna import AdzunaServer
+from tests.fakes.algolia import HAND_COUNTS, AlgoliaServer, comment
+
+#: postings per mirror month: SOURCE.md's counts minus one "[flagged]" post in March and May
+MIRROR_POSTINGS = {"2026-01": 264, "2026-02": 421, "2026-03": 331, "2026-04": 350,
+                   "2026-05": 292}
+
+
+@pytest.fixture
+def hand_server(env, monkeypatch):
+    """Only the two hand-written threads (and the stories to ignore): small and fast."""
+    with AlgoliaServer() as server:
+        monkeypatch.setenv("ADOPTION_JOBS_HN_URL", server.base_url)
+        yield server
+
+
+@pytest.fixture
+def mirror_server(env, monkeypatch):
+    assert any(HN_MIRROR.glob("*.json")), f"HN mirror missing at {HN_MIRROR}"
+    with AlgoliaServer(mirror=HN_MIRROR) as server:
+        monkeypatch.setenv("ADOPTION_JOBS_HN_URL", server.base_url)
+        yield server
+
+
+def db(env) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(env.db_path), read_only=True)
+
+
+def figures(env) -> dict[str, float]:
+    with (env.results_dir / "figures.csv").open() as fh:
+        return {r["figure_id"]: float(r["value"]) for r in csv.DictReader(fh)}
+
+
+# -- matching rules ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("We use PyTorch and TensorFlow", {"pytorch", "tensorflow"}),
+    ("pytorch/tensorflow/jax", {"pytorch", "tensorflow", "jax"}),
+    ("TensorFlow.js in the browser", {"tensorflow"}),
+    ("tfjs and tf.js demos", {"tensorflow"}),
+    ("TFLite on device, tf.keras models", {"tensorflow", "keras"}),
+    ("Terraform (TF) and TF2 modules", set()),  # bare TF is Terraform here: not counted
+    ("torch.compile, libtorch, Torch7", set()),  # "torch" alone is not PyTorch
+    ("pytorch_lightning and PyTorch2", {"pytorch"}),
+    ("PyTorchLightning fans", set()),  # glued to a longer word: not a word match
+    ("Java with JAX-RS and jax-ws, JAXB", set()),  # the Java APIs
+    ("JAX/Flax on TPUs", {"jax"}),
+    ("Jax, Keras 3", {"jax", "keras"}),
+    ("<a href=\"https://pytorch.org\">docs</a>", set()),  # only inside a tag: not visible
+    ("&lt;pytorch&gt; &amp; TENSORFLOW", {"pytorch", "tensorflow"}),
+    ("Tensor<i>Flow</i>", set()),  # a tag splits the word
+    ("mypytorch and tensorflowing", set()),
+])
+def test_matching_rules(text, expected):
+    got = {name for name, hit in match_frameworks(text).items() if hit}
+    assert got == expected
+
+
+def test_plain_text_strips_tags_and_unescapes():
+    assert plain_text("A&#x2F;B<p>C &amp; D <a href=\"x\">link</a>") == "A/B C & D link"
+
+
+@pytest.mark.parametrize(("title", "month"), [
+    ("Ask HN: Who is hiring? (March 2026)", date(2026, 3, 1)),
+    ("Ask HN: Who is hiring? (Sept 2014)", date(2014, 9, 1)),
+    ("Ask HN: Who is hiring? (Dec. 2012)", date(2012, 12, 1)),
+    ("Ask HN: Who is hiring?", None),
+    ("Ask HN: Who is hiring? (Smarch 2020)", None),
+])
+def test_thread_month_from_title(title, month):
+    assert thread_month(title) == month
+
+
+# -- HN source ---------------------------------------------------------------------------
+
+def test_hand_written_threads_counted_by_the_rules(cli, env, hand_server):
+    result = cli("refresh", "--source", "jobs_hn")
+    assert result.rc == 0, result.err
+    con = db(env)
+    got = {f"{m:%Y-%m}": dict(zip(("postings", "pytorch", "tensorflow", "jax", "keras"), rest,
+                                  strict=True))
+           for m, *rest in con.execute("SELECT month, postings, pytorch, tensorflow, jax, keras "
+                                       "FROM out_jobs__hn_monthly").fetchall()}
+    assert got == {k: {f: v[f] for f in got[k]} for k, v in HAND_COUNTS.items()}
+    skipped = dict(con.execute("SELECT strftime(month, '%Y-%m'), skipped "
+                               "FROM raw_jobs_hn__threads").fetchall())
+    assert skipped == {k: v["skipped"] for k, v in HAND_COUNTS.items()}
+    # the other whoishiring stories are listed but never fetched
+    fetched = {r.path.rsplit("/", 1)[-1] for r in hand_server.requests_to(r"/items/")}
+    assert fetched == {str(hand_server.thread_id(m)) for m in ("December 2021", "November 2021")}
+    # the text is kept (as served, with entities) so the rules can be re-applied
+    text = con.execute("SELECT text FROM raw_jobs_hn__postings WHERE text LIKE 'Kappa%'") \
+        .fetchall()[0][0]
+    assert "&lt;pytorch&gt;" in text
+
+
+def test_mirror_refresh_produces_monthly_table_charts_and_figures(cli, env, mirror_server,
+                                                                  monkeypatch):
+    from pipeline.config import PROJECT_ROOT
+
+    monkeypatch.setenv("ADOPTION_JOBS_BOARDS_URL", str(PROJECT_ROOT / "data" / "manual"))
+    result = cli("refresh", "--source", "jobs_hn", "--source", "jobs_boards")
+    assert result.rc == 0, result.err
+    assert "jobs_boards: skipped: no counts recorded yet in data/manual/job_board_counts.csv" \
+        in result.err
+    con = db(env)
+    months = {f"{m:%Y-%m}": (n, inc) for m, n, inc in con.execute(
+        "SELECT month, postings, incomplete FROM out_jobs__hn_monthly "
+        "WHERE year(month) = 2026").fetchall()}
+    assert {m: n for m, (n, _) in months.items()} == MIRROR_POSTINGS
+    assert [m for m, (_, inc) in months.items() if inc] == ["2026-05"]  # the newest is open
+    for chart in ("jobs_hn_trend", "job_postings"):
+        assert (env.charts_dir / f"{chart}.png").stat().st_size > 10_000
+        assert (env.charts_dir / f"{chart}.svg").is_file()
+    got = figures(env)
+    pt, tf, n = con.execute(
+        "SELECT sum(pytorch), sum(tensorflow), sum(postings) FROM out_jobs__hn_monthly "
+        "WHERE year(month) = 2026").fetchall()[0]
+    assert n == sum(MIRROR_POSTINGS.values())
+    assert got["jobs_hn_postings_last12_today"] == n  # Nov/Dec 2021 are outside the window
+    assert got["jobs_hn_pt_share_last12_pct_today"] == pytest.approx(100 * pt / n, abs=0.01)
+    assert got["jobs_hn_tf_share_last12_pct_today"] == pytest.approx(100 * tf / n, abs=0.01)
+    assert 1 < got["jobs_hn_pt_share_last12_pct_today"] < 5  # 2026: ~2% of postings
+    assert pt > tf > 0  # PyTorch ahead, as in the 2022/2024 reference points
+    bars = dict(con.execute("SELECT framework, count FROM out_jobs__board_counts "
+                            "WHERE board = 'Hacker News'").fetchall())
+    assert bars == {"pytorch": pt, "tensorflow": tf,
+                    "jax": con.execute("SELECT sum(jax) FROM out_jobs__hn_monthly "
+                                       "WHERE year(month) = 2026").fetchall()[0][0]}
+    no_data = {b for b, has in con.execute(
+        "SELECT board, bool_or(has_data) FROM out_jobs__board_counts GROUP BY 1").fetchall()
+        if not has}
+    assert no_data == {"LinkedIn", "ZipRecruiter", "Indeed"}
+    # raw payloads: the listing page and every fetched thread
+    day = next((env.raw_dir / "jobs_hn").iterdir())
+    sidecar = json.loads((day / "_snapshot.json").read_text())
+    paths = {f["path"] for f in sidecar["files"]}
+    assert "search_by_date/page-0.json" in paths
+    assert {f"items/{i}.json" for i in con.execute(
+        "SELECT thread_id FROM raw_jobs_hn__threads").fetchall()[0]} <= paths
+
+
+def thread_requests(server) -> list[str]:
+    return sorted(r.path.rsplit("/", 1)[-1] for r in server.requests_to(r"/items/"))
+
+
+def test_incremental_refresh_fetches_only_what_is_new(cli, env, hand_server):
+    december = hand_server.thread_id("December 2021")
+    assert cli("collect", "jobs_hn").rc == 0
+    first = len(hand_server.requests)
+
+    # nothing new, or only a late post in a month already finished when fetched: the listing
+    hand_server.add_comment(hand_server.thread_id("November 2021"), "Xi | late post")
+    assert cli("collect", "jobs_hn").rc == 0
+    new = [r.path for r in hand_server.requests[first:]]
+    assert new == ["/api/v1/search_by_date"]
+
+    # the open (newest) month grew: only that thread is fetched again
+    hand_server.add_comment(december, "Lambda | ML<p>PyTorch everywhere")
+    before = len(hand_server.requests)
+    assert cli("collect", "jobs_hn").rc == 0
+    assert [r.path for r in hand_server.requests[before:]] == [
+        "/api/v1/search_by_date", f"/api/v1/items/{december}"]
+
+    # a new month appears: only it is fetched; December (unchanged) is now finished
+    january = hand_server.add_thread("Ask HN: Who is hiring? (January 2022)",
+                                  [comment("Mu | JAX researcher")])["id"]
+    before = len(hand_server.requests)
+    assert cli("collect", "jobs_hn").rc == 0
+    assert [r.path for r in hand_server.requests[before:]] == [
+        "/api/v1/search_by_date", f"/api/v1/items/{january}"]
+
+    # a late posting in a finished month is not fetched again
+    hand_server.add_comment(december, "Nu | late post")
+    before = len(hand_server.requests)
+    assert cli("collect", "jobs_hn").rc == 0
+    assert [r.path for r in hand_server.requests[before:]] == ["/api/v1/search_by_date"]
+
+    con = db(env)
+    per_snapshot = con.execute(
+        "SELECT snapshot_id, count(*), count(DISTINCT comment_id) FROM raw_jobs_hn__postings "
+        "GROUP BY 1 ORDER BY 1").fetchall()
+    # every snapshot is complete: 10, 10, 11 (new Dec post), 12 (+ January), 12
+    assert [(n, d) for _, n, d in per_snapshot] == [(10, 10), (10, 10), (11, 11), (12, 12),
+                                                   (12, 12)]
+    complete = dict(con.execute(
+        "SELECT strftime(month, '%Y-%m'), complete FROM raw_jobs_hn__threads "
+        "WHERE snapshot_id = current_snapshot('jobs_hn')").fetchall())
+    assert complete == {"2021-11": True, "2021-12": True, "2022-01": False}
+    # the day's raw folder is complete too (carried payloads linked in), so it can be reloaded
+    day = next(p for p in (env.raw_dir / "jobs_hn").iterdir() if not p.name.startswith("."))
+    assert {p.name for p in (day / "items").iterdir()} == {
+        f"{i}.json" for i in (december, january, hand_server.thread_id("November 2021"))}
+
+
+def test_pagination_follows_nb_pages(cli, env, hand_server, monkeypatch):
+    monkeypatch.setenv("ADOPTION_JOBS_HN_HITS_PER_PAGE", "1")
+    assert cli("collect", "jobs_hn").rc == 0
+    pages = [r.arg("page") for r in hand_server.requests_to(r"/search_by_date")]
+    assert pages == ["0", "1", "2", "3"]  # 2 hiring threads + 2 other stories, 1 per page
+    assert all(r.arg("tags") == "story,author_whoishiring"
+               for r in hand_server.requests_to(r"/search_by_date"))
+    assert db(env).execute("SELECT count(*) FROM raw_jobs_hn__threads").fetchall()[0][0] == 2
+
+
+def test_limit_makes_a_partial_snapshot(cli, env, hand_server):
+    assert cli("collect", "jobs_hn", "--limit", "1").rc == 0
+    con = db(env)
+    assert con.execute("SELECT partial FROM snapshots").fetchall() == [(True,)]
+    assert con.execute("SELECT current_snapshot('jobs_hn')").fetchall() == [(None,)]
+    con.close()
+    assert cli("collect", "jobs_hn").rc == 0  # a full run fetches both threads
+    assert len(hand_server.requests_to(r"/items/")) == 3
+
+
+def test_raw_folder_and_local_mirror_reload_without_network(cli, env, hand_server,
+                                                            monkeypatch):
+    assert cli("collect", "jobs_hn").rc == 0
+    day = next((env.raw_dir / "jobs_hn").iterdir())
+    hand_server.stop()
+    monkeypatch.setenv("ADOPTION_JOBS_HN_URL", str(day))
+    assert cli("collect", "jobs_hn").rc == 0
+    monkeypatch.setenv("ADOPTION_JOBS_HN_URL", HN_MIRROR.as_uri())
+    assert cli("collect", "jobs_hn", "--accept-drop").rc == 0
+    con = db(env)
+    rows = con.execute("SELECT snapshot_id, count(*) FROM raw_jobs_hn__postings "
+                       "GROUP BY 1 ORDER BY 1").fetchall()
+    assert [n for _, n in rows][:2] == [10, 10]
+    # the mirror folder adds its five months to the two stored ones (carried, never lost)
+    assert rows[2][1] == 10 + sum(MIRROR_POSTINGS.values())
+
+
+def test_changed_rules_are_reapplied_from_stored_text(cli, env, hand_server, monkeypatch):
+    import re
+
+    from pipeline.analysis import jobs
+
+    assert cli("refresh", "--source", "jobs_hn").rc == 0
+    requests = len(hand_server.requests)
+    monkeypatch.setitem(jobs.RULES, "pytorch", re.compile(r"(?<![a-z0-9])(py)?torch", re.I))
+    assert cli("analyze", "--force").rc == 0
+    assert len(hand_server.requests) == requests  # nothing refetched
+    pt = db(env).execute("SELECT pytorch FROM out_jobs__hn_monthly "
+                         "WHERE month = '2021-12-01'").fetchall()[0][0]
+    assert pt == HAND_COUNTS["2021-12"]["pytorch"] + 1  # Delta's "torch.compile" now counts
+
+
+# -- job-board counts --------------------------------------------------------------------
+
+HEADER = "date,board,region,query,framework,count,url,note\n"
+
+
+def board_rows() -> str:
+    cities = ["New York, NY", "Los Angeles, CA", "Chicago, IL"]
+    lines = [
+        "2026-10-01,LinkedIn,United States,pytorch,pytorch,5000,https://www.linkedin.com/jobs/"
+        "search/?keywords=pytorch&location=United%20States,",
+        "2026-10-01,LinkedIn,United States,tensorflow,tensorflow,4000,https://www.linkedin.com/"
+        "jobs/search/?keywords=tensorflow&location=United%20States,",
+        "2026-11-01,LinkedIn,United States,pytorch,pytorch,\"6,100\",https://www.linkedin.com/"
+        "jobs/search/?keywords=pytorch,first of the month",
+        "2026-11-01,LinkedIn,United States,tensorflow,tensorflow,3900,https://www.linkedin.com/"
+        "jobs/search/?keywords=tensorflow,",
+    ]
+    for i, city in enumerate(cities):
+        for fw, n in (("pytorch", 100 + i), ("tensorflow", 50 + i)):
+            lines.append(f"2026-11-02,Indeed,\"{city} (100 mi)\",{fw},{fw},{n},"
+                         f"https://www.indeed.com/jobs?q={fw}&radius=100,")
+    return HEADER + "\n".join(lines) + "\n"
+
+
+def test_board_counts_validate_and_parse():
+    rows = parse_counts(board_rows(), "counts.csv", today=date(2026, 11, 27))
+    assert len(rows) == 10
+    assert rows[2]["count"] == 6100 and rows[2]["line"] == 4 and rows[2]["note"]
+    assert parse_counts(HEADER, "counts.csv") == []
+
+
+@pytest.mark.parametrize(("bad_line", "needles"), [
+    ("2026-13-01,LinkedIn,US,pytorch,pytorch,5,https://x.example/s,", ("line 3", "date")),
+    ("2026-11-01,LinkedIn,US,pytorch,pytorch,5.5,https://x.example/s,", ("line 3", "count")),
+    ("2026-11-01,LinkedIn,US,pytorch,pytorch,-5,https://x.example/s,", ("line 3", "count")),
+    ("2026-11-01,LinkedIn,US,pytorch,torch,5,https://x.example/s,", ("line 3", "framework")),
+    ("2026-11-01,LinkedIn,US,pytorch,pytorch,5,www.linkedin.com,", ("line 3", "url")),
+    ("2026-11-01,,US,pytorch,pytorch,5,https://x.example/s,", ("line 3", "board")),
+    ("2026-11-01,LinkedIn,US,pytorch,pytorch,5", ("line 3", "expected 8 fields")),
+    ("2026-11-01,LinkedIn,US,pytorch,pytorch,5,https://x.example/t,dup",
+     ("line 3", "repeats line 2")),
+    ("2099-01-01,LinkedIn,US,pytorch,pytorch,5,https://x.example/s,", ("line 3", "date")),
+])
+def test_board_counts_bad_row_names_file_line_and_field(bad_line, needles):
+    good = "2026-11-01,LinkedIn,US,pytorch,pytorch,5,https://x.example/s,\n"
+    with pytest.raises(SourceError) as info:
+        parse_counts(HEADER + good + bad_line + "\n", "data/manual/x.csv",
+                     today=date(2026, 11, 27))
+    message = str(info.value)
+    assert message.startswith("jobs_boards: data/manual/x.csv line")
+    for needle in needles:
+        assert needle in message
+
+
+def test_board_counts_wrong_header():
+    with pytest.raises(SourceError, match="line 1: header"):
+        parse_counts("date,board,count\n", "x.csv")
+
+
+def test_board_counts_end_to_end_with_history(cli, env, tmp_path, monkeypatch, hand_server):
+    folder = tmp_path / "manual"
+    folder.mkdir()
+    (folder / "job_board_counts.csv").write_text(board_rows())
+    monkeypatch.setenv("ADOPTION_JOBS_BOARDS_URL", folder.as_uri())
+    result = cli("refresh", "--source", "jobs_boards", "--source", "jobs_hn")
+    assert result.rc == 0, result.err
+    con = db(env)
+    latest = {(b, f): (c, str(d)) for b, f, c, d in con.execute(
+        "SELECT board, framework, count, date FROM out_jobs__board_counts "
+        "WHERE has_data AND board <> 'Hacker News'").fetchall()}
+    assert latest == {
+        ("LinkedIn", "pytorch"): (6100, "2026-11-01"),
+        ("LinkedIn", "tensorflow"): (3900, "2026-11-01"),
+        ("Indeed", "pytorch"): (100 + 101 + 102, "2026-11-02"),  # the city searches summed
+        ("Indeed", "tensorflow"): (50 + 51 + 52, "2026-11-02"),
+    }
+    history = con.execute("SELECT count(DISTINCT date) FROM out_jobs__board_history "
+                          "WHERE board = 'LinkedIn'").fetchall()[0][0]
+    assert history == 2
+    assert con.execute("SELECT has_data FROM out_jobs__board_counts WHERE board = "
+                       "'ZipRecruiter'").fetchall() == [(False,), (False,)]
+    assert (env.charts_dir / "job_postings.png").stat().st_size > 10_000
+
+
+def test_bad_board_file_loads_nothing(cli, env, tmp_path, monkeypatch):
+    path = tmp_path / "counts.csv"
+    path.write_text(board_rows().replace(",3900,", ",39OO,"))
+    monkeypatch.setenv("ADOPTION_JOBS_BOARDS_URL", str(path))
+    result = cli("collect", "jobs_boards")
+    assert result.rc == 1
+    errors = [ln for ln in result.err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "counts.csv line 5, field count" in errors[0]
+    con = db(env)
+    assert con.execute("SELECT count(*) FROM raw_jobs_boards__counts").fetchall() == [(0,)]
+
+
+def test_header_only_file_is_skipped_not_failed(cli, env, tmp_path, monkeypatch):
+    path = tmp_path / "job_board_counts.csv"
+    path.write_text(HEADER)
+    monkeypatch.setenv("ADOPTION_JOBS_BOARDS_URL", str(tmp_path))
+    result = cli("refresh", "--source", "jobs_boards")
+    assert result.rc == 0
+    assert "jobs_boards: skipped: no counts recorded yet" in result.err
+
+
+def test_shipped_counts_file_has_header_and_no_invented_numbers():
+    from pipeline.config import PROJECT_ROOT
+
+    text = (PROJECT_ROOT / "data" / "manual" / "job_board_counts.csv").read_text()
+    assert text == HEADER
+    readme = (PROJECT_ROOT / "data" / "manual" / "README.md").read_text()
+    for needle in ("LinkedIn", "ZipRecruiter", "Indeed", "100 miles", "11"):
+        assert needle in readme
+
+
+# -- Adzuna ------------------------------------------------------------------------------
+
+APP_ID, APP_KEY = "planted-id-7f3a", "planted-key-91c2e"
+
+
+@pytest.fixture
+def adzuna(env, monkeypatch):
+    with AdzunaServer(APP_ID, APP_KEY) as server:
+        monkeypatch.setenv("ADOPTION_JOBS_ADZUNA_URL", server.base_url)
+        monkeypatch.setenv("ADZUNA_APP_ID", APP_ID)
+        monkeypatch.setenv("ADZUNA_APP_KEY", APP_KEY)
+        yield server
+
+
+def test_adzuna_skipped_without_keys(cli, env):
+    result = cli("refresh", "--source", "jobs_adzuna")
+    assert result.rc == 0
+    assert "jobs_adzuna: skipped: ADZUNA_APP_ID and ADZUNA_APP_KEY not set" in result.err
+
+
+def test_adzuna_counts_history_and_no_key_leaks(cli, env, adzuna):
+    first = cli("refresh", "--source", "jobs_adzuna")
+    assert first.rc == 0, first.err
+    adzuna.counts["pytorch"] = 4400
+    second = cli("-v", "refresh", "--source", "jobs_adzuna")
+    assert second.rc == 0, second.err
+    assert len(adzuna.requests) == 6  # three counts per refresh, nothing else
+    assert {r.arg("results_per_page") for r in adzuna.requests} == {"1"}
+    con = db(env)
+    snapshots = con.execute("SELECT DISTINCT snapshot_id FROM core_jobs__board_counts "
+                            "WHERE board = 'Adzuna (API)'").fetchall()
+    assert len(snapshots) == 2  # every dated snapshot is kept
+    latest = dict(con.execute("SELECT framework, count FROM out_jobs__board_counts "
+                              "WHERE board = 'Adzuna (API)'").fetchall())
+    assert latest == {"pytorch": 4400, "tensorflow": 2345, "jax": 210}
+    assert figures(env)["jobs_adzuna_us_pt_count_today"] == 4400
+    # the keys are nowhere: logs, snapshots table, stored rows, raw files
+    dump = "\n".join(str(r) for r in con.execute("SELECT * FROM snapshots").fetchall())
+    dump += "\n".join(str(r) for r in con.execute("SELECT * FROM raw_jobs_adzuna__counts")
+                      .fetchall())
+    con.close()
+    dump += first.err + first.out + second.err + second.out
+    for path in env.raw_dir.rglob("*"):
+        if path.is_file():
+            dump += path.read_text()
+    assert "app_key=***" in dump  # the URLs are there, redacted
+    assert APP_ID not in dump and APP_KEY not in dump
+    assert "A job ad we must not store" not in dump  # counts only
+    assert APP_KEY.encode() not in env.db_path.read_bytes()
+
+
+def test_adzuna_wrong_key_is_one_line_error_without_the_key(cli, env, adzuna, monkeypatch):
+    monkeypatch.setenv("ADZUNA_APP_KEY", "wrong-secret-123")
+    result = cli("collect", "jobs_adzuna")
+    assert result.rc == 1
+    errors = [ln for ln in result.err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "HTTP 401" in errors[0]
+    assert "wrong-secret-123" not in result.err and APP_ID not in result.err
+
+
+# -- notebook ----------------------------------------------------------------------------
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "04_jobs.ipynb"
+
+
+def test_notebook_has_no_outputs():
+    nb = json.loads(NOTEBOOK.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+    assert any("SMOOTHING_MONTHS =" in "".join(c["source"]) for c in nb["cells"])
+
+
+def test_notebook_runs_with_data_and_without(cli, env, hand_server, tmp_path, monkeypatch):
+    from pipeline.notebooks import execute
+
+    out = execute(NOTEBOOK, tmp_path / "empty-run", timeout=120)
+    assert "refresh" in out.read_text()  # tells the reader what to run
+    assert cli("refresh", "--source", "jobs_hn").rc == 0
+    out = execute(NOTEBOOK, tmp_path / "run", timeout=120)
+    text = out.read_text()
+    assert "Traceback" not in text and "2021-12" in text
