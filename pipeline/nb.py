@@ -25,7 +25,8 @@ def open_results() -> duckdb.DuckDBPyConnection | None:
     except PipelineError as exc:
         print(f"No results to show yet: {exc}")
         print("Run `make refresh` first (offline: "
-              "ADOPTION_CONFERENCES_URL=../shared/mirror/pytorch-vs-tensorflow make refresh).")
+              "ADOPTION_CONFERENCES_URL=../shared/mirror/pytorch-vs-tensorflow "
+              "ADOPTION_JOBS_HN_URL=../shared/mirror/hn make refresh).")
         return None
 
 

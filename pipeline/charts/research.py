@@ -57,8 +57,8 @@ def draw_research_share(con: duckdb.DuckDBPyConnection, path: Path) -> list[Path
     started = [(t, v) for t, v in pooled if v > 0]
     if started:
         (t0, v0), (t1, v1) = started[0], started[-1]
-        ax.set_title(f"PyTorch's share of conference papers rose from {v0:.0f}% ({t0:.0f}) "
-                     f"to {v1:.0f}% ({t1:.0f})")
+        ax.set_title(f"PyTorch's share of conference papers rose from {v0:.0f}% ({int(t0)}) "
+                     f"to {v1:.0f}% ({int(t1)})")
     else:
         ax.set_title("PyTorch's share of conference papers")
     ax.legend(ncol=3, loc="upper left", fontsize=7.5)
