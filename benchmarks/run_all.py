@@ -8,7 +8,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
+import re
 import sys
 from datetime import UTC, datetime
 
@@ -17,7 +20,8 @@ from pipeline.config import PROJECT_ROOT
 
 #: module, arguments at full size, arguments for --quick
 BENCHMARKS = [
-    ("benchmarks.hf_ingest", [], ["--models", "20000"]),
+    ("benchmarks.hf_ingest", [], ["--models", "20000", "--parquet-rows", "50000"]),
+    ("benchmarks.pwc_scale", [], ["--scale", "0.05"]),
     ("benchmarks.analysis_scale", [], ["--scale", "0.02"]),
     ("benchmarks.no_change_refresh", [], []),
     ("benchmarks.growth", [], ["--sizes", "10000,40000,100000"]),
@@ -39,7 +43,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {module_name}", file=sys.stderr, flush=True)
         try:
             module = importlib.import_module(module_name)
-            sections.append(module.main(quick if args.quick else full))
+            captured = io.StringIO()
+            with contextlib.redirect_stdout(captured):
+                module.main(quick if args.quick else full)
+            text = re.sub(r"(?m)^## ", "### ", captured.getvalue().strip())
+            print(text, flush=True)
+            sections.append(text)
         except Exception as exc:  # report and go on: one benchmark never hides the others
             failed = True
             sections.append(f"### {module_name}\n\nfailed: {type(exc).__name__}: {exc}")

@@ -33,7 +33,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.analysis.jobs import FRAMEWORKS, match_frameworks
-from pipeline.errors import SourceError
+from pipeline.errors import SourceError, Unchanged
 from pipeline.sources import CollectContext, Source
 from pipeline.store import utcnow
 
@@ -331,6 +331,10 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
     vanished = [tid for tid in previous if tid not in listed]
     for tid in vanished:  # gone from the listing: keep what we had (nothing is lost)
         carry[tid] = bool(previous[tid]["complete"])
+    if (not to_fetch and not vanished and not ctx.options.get("force")
+            and all(carry[tid] == bool(previous[tid]["complete"]) for tid in carry)):
+        raise Unchanged(f"no new or changed thread among the {len(listing)} listed; "
+                        f"snapshot {ctx.previous_snapshot_id} stays current")
     limit = ctx.options.get("limit")
     if limit is not None and len(to_fetch) > limit:  # --limit N: the N newest threads due
         to_fetch = to_fetch[:limit]
