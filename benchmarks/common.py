@@ -22,31 +22,42 @@ def machine() -> str:
             f"Python {platform.python_version()}, DuckDB {duckdb.__version__}")
 
 
+#: A small process that runs the measured command and reports its rusage. Linux keeps a
+#: process's RSS high-water mark across fork+exec, so a child forked straight from a large
+#: benchmark process would report the parent's size; forked from this small launcher it
+#: reports its own.
+LAUNCHER = (
+    "import json, os, subprocess, sys\n"
+    "proc = subprocess.Popen(sys.argv[2:])\n"
+    "_, status, usage = os.wait4(proc.pid, 0)\n"
+    "with open(sys.argv[1], 'w') as fh:\n"
+    "    json.dump({'rc': os.waitstatus_to_exitcode(status), 'maxrss_kib': usage.ru_maxrss}, fh)\n"
+)
+
+
 def run_measured(args: list[str], env: dict[str, str] | None = None,
                  cwd: Path | None = None) -> dict:
-    """Run a Python child; returns its wall seconds, its own peak RSS (MiB, from wait4) and
-    its JSON result if the child printed one as its last stdout line."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    """Run a Python child; returns its wall seconds, its own peak RSS (MiB) and its JSON
+    result if the child printed one as its last stdout line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "rusage.json"
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, *args], env=env, cwd=cwd, stdout=out,
-                                stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run([sys.executable, "-c", LAUNCHER, str(report), sys.executable,
+                               *args], env=env, cwd=cwd, capture_output=True, text=True)
         wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{args} failed ({proc.returncode}): {stderr[-2000:]}")
+        usage = json.loads(report.read_text()) if report.is_file() else {"rc": proc.returncode,
+                                                                         "maxrss_kib": 0}
+    if proc.returncode != 0 or usage["rc"] != 0:
+        raise RuntimeError(f"{args} failed ({usage['rc']}): {proc.stderr[-2000:]}")
     result = {}
-    lines = stdout.strip().splitlines()
+    lines = proc.stdout.strip().splitlines()
     if lines:
         try:
             result = json.loads(lines[-1])
         except json.JSONDecodeError:
             result = {}
-    return {"wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024, "result": result,
-            "stderr": stderr}
+    return {"wall_s": wall, "peak_rss_mib": usage["maxrss_kib"] / 1024, "result": result,
+            "stderr": proc.stderr}
 
 
 def self_peak_rss_mib() -> float:

@@ -34,11 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes")
     parser.add_argument("--only", action="append", help="run only these modules (repeatable)")
     args = parser.parse_args(argv)
-    sections = [f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}"
-                + (" (--quick sizes)" if args.quick else "") + "."]
+    parts_dir = PROJECT_ROOT / "data" / "results" / "benchmarks"
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    stamp = (f"_Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}"
+             + (" (--quick sizes)" if args.quick else "") + "._")
     failed = False
     for module_name, full, quick in BENCHMARKS:
-        if args.only and module_name.rsplit(".", 1)[-1] not in args.only:
+        name = module_name.rsplit(".", 1)[-1]
+        if args.only and name not in args.only:
             continue
         print(f"== {module_name}", file=sys.stderr, flush=True)
         try:
@@ -47,16 +50,16 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.redirect_stdout(captured):
                 module.main(quick if args.quick else full)
             text = re.sub(r"(?m)^## ", "### ", captured.getvalue().strip())
-            print(text, flush=True)
-            sections.append(text)
         except Exception as exc:  # report and go on: one benchmark never hides the others
             failed = True
-            sections.append(f"### {module_name}\n\nfailed: {type(exc).__name__}: {exc}")
+            text = f"### {module_name}\n\nfailed: {type(exc).__name__}: {exc}"
             print(f"error: {module_name}: {exc}", file=sys.stderr)
-    text = "\n\n".join(sections) + "\n"
+        print(text, flush=True)
+        (parts_dir / f"{name}.md").write_text(f"{text}\n\n{stamp}\n")
+    # benchmarks.md = every part, in order; parts not re-run this time keep their last figures
+    parts = [parts_dir / f"{m.rsplit('.', 1)[-1]}.md" for m, _, _ in BENCHMARKS]
     out = PROJECT_ROOT / "data" / "results" / "benchmarks.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    out.write_text("\n".join(p.read_text() for p in parts if p.is_file()))
     from pipeline.report import update_readme
 
     update_readme(out.parent)

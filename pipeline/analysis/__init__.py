@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import importlib
 import inspect
 import json
-import pkgutil
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from pipeline.registry import modules_defining
 from pipeline.store import current_snapshot_id, utcnow
 
 
@@ -53,13 +54,8 @@ FIGURE_COLUMNS = ["figure_id", "value", "unit", "as_of", "source", "snapshot_id"
 
 
 def all_analyses() -> dict[str, Analysis]:
-    found: dict[str, Analysis] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        analysis = getattr(module, "ANALYSIS", None)
-        if isinstance(analysis, Analysis):
-            found[analysis.name] = analysis
-    return found
+    package = sys.modules[__name__]
+    return {a.name: a for a in modules_defining(package, "ANALYSIS") if isinstance(a, Analysis)}
 
 
 def _inputs_key(con: duckdb.DuckDBPyConnection, analysis: Analysis) -> tuple[str, bool]:
@@ -86,6 +82,7 @@ def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = Fal
         if last and last[0] == key and not force:
             report[analysis.name] = "unchanged (skipped)"
             continue
+        started = time.perf_counter()
         con.execute("BEGIN TRANSACTION")
         try:
             figures = analysis.run(con)
@@ -106,7 +103,7 @@ def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = Fal
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        report[analysis.name] = f"{len(figures)} figures"
+        report[analysis.name] = f"{len(figures)} figures in {time.perf_counter() - started:.1f} s"
     write_figures_csv(con, results_dir / "figures.csv")
     return report
 

@@ -114,18 +114,27 @@ FROM counted
 ORDER BY as_of, method, tf_rule, weighting
 """
 
+#: one Top-N query per (scope, ranking): a heap of 30 each, instead of sorting every model
+TOP_N_QUERY = """
+    (SELECT '{as_of}' AS as_of, '{ranking}' AS ranking, id, downloads, likes, created_at,
+            library_name, pt_tags, tf_tags, pt_weights, tf_or_keras, tag_keras, tag_jax,
+            tag_safetensors, snapshot_id
+     FROM core_hf__models {where}
+     ORDER BY {ranking} DESC, id LIMIT {n})"""
+RANKED = " UNION ALL ".join(
+    TOP_N_QUERY.format(as_of=as_of, ranking=ranking, n=TOP_N,
+                       where="WHERE article_era" if as_of == "article" else "")
+    for as_of in ("article", "today") for ranking in ("downloads", "likes"))
+
 OUT_TOP30 = f"""
 CREATE OR REPLACE TABLE out_hf__top30 AS
-WITH ranked AS (
-    SELECT as_of, r.ranking, id, downloads, likes, created_at, library_name,
-           pt_tags, tf_tags, pt_weights, tf_or_keras, tag_keras, tag_jax, tag_safetensors,
-           snapshot_id,
-           row_number() OVER (
-               PARTITION BY as_of, r.ranking
-               ORDER BY CASE r.ranking WHEN 'downloads' THEN downloads ELSE likes END DESC, id
+WITH top AS ({RANKED}
+), ranked AS (
+    SELECT *, row_number() OVER (
+               PARTITION BY as_of, ranking
+               ORDER BY CASE ranking WHEN 'downloads' THEN downloads ELSE likes END DESC, id
            ) AS rank
-    FROM ({SCOPES}), (VALUES ('downloads'), ('likes')) r(ranking)
-    QUALIFY rank <= {TOP_N}
+    FROM top
 )
 SELECT as_of, ranking, rank, id, downloads, likes, created_at, library_name,
        pt_tags AS pytorch_tag, tf_tags AS tensorflow_tag, tag_keras AS keras_tag,

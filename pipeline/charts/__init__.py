@@ -7,8 +7,7 @@ invented images.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.charts import style
+from pipeline.registry import modules_defining
 from pipeline.store import table_exists
 
 
@@ -29,11 +29,8 @@ class Chart:
 
 
 def all_charts() -> list[Chart]:
-    charts: list[Chart] = []
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        charts.extend(getattr(module, "CHARTS", []))
-    return charts
+    package = sys.modules[__name__]
+    return [chart for charts in modules_defining(package, "CHARTS") for chart in charts]
 
 
 def ready(con: duckdb.DuckDBPyConnection, chart: Chart) -> bool:

@@ -8,11 +8,12 @@ fake server in `tests/fakes/`.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from pipeline.registry import modules_defining
 
 #: A batch of rows: a pyarrow Table, a pandas DataFrame, or a list of dicts.
 Batch = Any
@@ -40,13 +41,8 @@ class Source:
 
 def all_sources() -> dict[str, Source]:
     """Every module in this package that defines SOURCE, by source name."""
-    found: dict[str, Source] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        source = getattr(module, "SOURCE", None)
-        if isinstance(source, Source):
-            found[source.name] = source
-    return found
+    package = sys.modules[__name__]
+    return {s.name: s for s in modules_defining(package, "SOURCE") if isinstance(s, Source)}
 
 
 from pipeline.collect import CollectContext  # noqa: E402  (re-export for source modules)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
+from pipeline.config import Settings
 from pipeline.store import connect
 
 
@@ -43,3 +45,23 @@ def assert_one_line_error(stderr: str, source: str, *needles: str) -> str:
     for needle in needles:
         assert needle.lower() in line.lower(), f"{needle!r} not in {line!r}"
     return line
+
+
+def assert_kept(settings: Settings, source: str, good: tuple | None) -> None:
+    """The previous good snapshot is still current and unchanged, no rows of an unfinished
+    snapshot are visible in any of the source's tables, and no staged raw payload is left."""
+    from pipeline.sources import all_sources
+
+    assert current_state(settings.db_path, source) == good
+    for table in all_sources()[source].tables:
+        assert orphan_rows(settings.db_path, table) == 0, table
+    raw = settings.raw_dir / source
+    if raw.is_dir():
+        assert [p.name for p in raw.iterdir() if p.name.startswith(".staging")] == []
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (connection refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

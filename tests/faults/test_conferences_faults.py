@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import time
 
 import pytest
 
-from tests.faults.helpers import assert_one_line_error, current_state, orphan_rows
+from tests.faults import helpers
+from tests.faults.helpers import assert_one_line_error, closed_port, current_state
 
 SOURCE = "conferences"
 TABLES = ("raw_conferences__meetings", "raw_conferences__papers")
@@ -27,9 +27,7 @@ def good(cli, env, conference_server):
 
 
 def assert_kept(env, good):
-    assert current_state(env.db_path, SOURCE) == good
-    for table in TABLES:
-        assert orphan_rows(env.db_path, table) == 0
+    helpers.assert_kept(env, SOURCE, good)
 
 
 def test_500_once_is_retried(cli, env, conference_server, good):
@@ -184,11 +182,6 @@ def test_suspicious_drop_held_back_until_accepted(cli, env, good, editable_copy)
     state = current_state(env.db_path, SOURCE)
     assert state[0] != good[0] and state[1] == 10
 
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_connection_refused(cli, env, good, monkeypatch):

@@ -8,14 +8,14 @@ The listing is 1500 models = 2 pages, so "page 2" faults hit mid-crawl after row
 from __future__ import annotations
 
 import io
-import socket
 import time
 
 import pyarrow.parquet as pq
 import pytest
 
 from tests.fakes.hf_hub import CDN_PATH, HUB_STATS_PATH, FakeHfHub
-from tests.faults.helpers import assert_one_line_error, current_state, orphan_rows
+from tests.faults import helpers
+from tests.faults.helpers import assert_one_line_error, closed_port, current_state
 
 SOURCE = "hf_models"
 TABLE = "raw_hf__models"
@@ -41,8 +41,7 @@ def good(cli, env, hub):
 
 
 def assert_kept(env, good):
-    assert current_state(env.db_path, SOURCE) == good
-    assert orphan_rows(env.db_path, TABLE) == 0
+    helpers.assert_kept(env, SOURCE, good)
 
 
 def fails(cli, *needles: str, args: tuple[str, ...] = ()) -> str:
@@ -142,11 +141,6 @@ def test_404_listing(cli, env, hub, good):
     fails(cli, "HTTP 404")
     assert_kept(env, good)
 
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_connection_refused(cli, env, good, monkeypatch):

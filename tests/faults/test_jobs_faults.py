@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import time
 
 import pytest
@@ -18,7 +17,8 @@ import pytest
 from pipeline.store import connect
 from tests.fakes.adzuna import AdzunaServer
 from tests.fakes.algolia import AlgoliaServer, comment, hand_threads, story
-from tests.faults.helpers import assert_one_line_error, current_state, orphan_rows
+from tests.faults import helpers
+from tests.faults.helpers import assert_one_line_error, closed_port, current_state, orphan_rows
 
 SOURCE = "jobs_hn"
 TABLES = ("raw_jobs_hn__threads", "raw_jobs_hn__postings")
@@ -58,10 +58,8 @@ def good(cli, env, server):
 
 def assert_kept(env, good):
     state, digest = good
-    assert current_state(env.db_path, SOURCE) == state
+    helpers.assert_kept(env, SOURCE, state)
     assert postings_digest(env) == digest
-    for table in TABLES:
-        assert orphan_rows(env.db_path, table) == 0
 
 
 def may(server) -> int:
@@ -264,11 +262,6 @@ def test_suspicious_drop_held_back_until_accepted(cli, env, monkeypatch):
         state = current_state(env.db_path, SOURCE)
         assert state[0] != good[0] and state[1] == 2
 
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_connection_refused(cli, env, good, monkeypatch):

@@ -8,14 +8,14 @@ the previous snapshot and never fetched again.
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pyarrow as pa
 import pytest
 
 from tests.fakes import pwc
-from tests.faults.helpers import assert_one_line_error, current_state, orphan_rows
+from tests.faults import helpers
+from tests.faults.helpers import assert_one_line_error, closed_port, current_state
 
 SOURCE = "papers_with_code"
 TABLES = ("raw_papers_with_code__links", "raw_papers_with_code__papers")
@@ -39,11 +39,7 @@ def good(cli, env, hub):
 
 
 def assert_kept(env, good):
-    assert current_state(env.db_path, SOURCE) == good
-    for table in TABLES:
-        assert orphan_rows(env.db_path, table) == 0
-    staging = [p for p in (env.raw_dir / SOURCE).iterdir() if p.name.startswith(".staging")]
-    assert staging == []
+    helpers.assert_kept(env, SOURCE, good)
 
 
 def change_links(hub, links: pa.Table | None = None) -> None:
@@ -215,11 +211,6 @@ def test_suspicious_drop_held_back_until_accepted(cli, env, hub, good):
     state = current_state(env.db_path, SOURCE)
     assert state[0] != good[0] and state[1] == 5
 
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_connection_refused(cli, env, good, monkeypatch):
