@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 from pipeline.config import Settings
@@ -65,3 +66,36 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def expect_wait_for_retry_after(cli, server, path_regex: str, source: str) -> None:
+    """One 429 with `Retry-After: 1`: the collector waits at least that long, then succeeds."""
+    server.fault(path_regex, "429", times=1, retry_after=1)
+    started = time.monotonic()
+    result = cli("collect", source, "--force")
+    assert result.rc == 0, result.err
+    assert time.monotonic() - started >= 1.0
+
+
+def expect_429_forever_fails(cli, settings: Settings, server, path_regex: str, source: str,
+                             good: tuple | None) -> None:
+    """429 on every attempt: a bounded number of waits, then a one-line error; nothing lost."""
+    server.fault(path_regex, "429", times=None, retry_after=1)
+    started = time.monotonic()
+    result = cli("collect", source)
+    assert result.rc == 1
+    assert_one_line_error(result.err, source, "429")
+    assert time.monotonic() - started < 15
+    assert_kept(settings, source, good)
+
+
+def expect_connection_refused(cli, settings: Settings, monkeypatch, source: str,
+                              good: tuple | None, path: str = "") -> None:
+    """The upstream's port is closed: a one-line 'connection refused' error; nothing lost."""
+    from pipeline.config import env_name
+
+    monkeypatch.setenv(env_name(source), f"http://127.0.0.1:{closed_port()}{path}")
+    result = cli("refresh", "--source", source)
+    assert result.rc == 1
+    assert_one_line_error(result.err, source, "cannot connect", "connection refused")
+    assert_kept(settings, source, good)

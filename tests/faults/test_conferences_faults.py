@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.faults import helpers
-from tests.faults.helpers import assert_one_line_error, closed_port, current_state
+from tests.faults.helpers import assert_one_line_error, current_state
 
 SOURCE = "conferences"
 TABLES = ("raw_conferences__meetings", "raw_conferences__papers")
@@ -51,21 +51,11 @@ def test_500_forever_fails_cleanly_after_bounded_retries(cli, env, conference_se
 
 
 def test_429_waits_for_retry_after(cli, env, conference_server, good):
-    conference_server.fault(r"/data\.csv$", "429", times=1, retry_after=1)
-    started = time.monotonic()
-    result = cli("collect", SOURCE)
-    assert result.rc == 0, result.err
-    assert time.monotonic() - started >= 1.0
+    helpers.expect_wait_for_retry_after(cli, conference_server, r"/data\.csv$", SOURCE)
 
 
 def test_429_forever_gives_up(cli, env, conference_server, good):
-    conference_server.fault(r"/data\.csv$", "429", times=None, retry_after=1)
-    started = time.monotonic()
-    result = cli("collect", SOURCE)
-    assert result.rc == 1
-    assert_one_line_error(result.err, SOURCE, "429")
-    assert time.monotonic() - started < 15
-    assert_kept(env, good)
+    helpers.expect_429_forever_fails(cli, env, conference_server, r"/data\.csv$", SOURCE, good)
 
 
 def test_hanging_response_times_out(cli, env, conference_server, good):
@@ -185,11 +175,7 @@ def test_suspicious_drop_held_back_until_accepted(cli, env, good, editable_copy)
 
 
 def test_connection_refused(cli, env, good, monkeypatch):
-    monkeypatch.setenv("ADOPTION_CONFERENCES_URL", f"http://127.0.0.1:{closed_port()}/x")
-    result = cli("refresh", "--source", "conferences")
-    assert result.rc == 1
-    assert_one_line_error(result.err, SOURCE, "cannot connect", "connection refused")
-    assert_kept(env, good)
+    helpers.expect_connection_refused(cli, env, monkeypatch, SOURCE, good, "/x")
 
 
 def test_dns_failure(cli, env, good, monkeypatch):

@@ -15,7 +15,7 @@ import pytest
 
 from tests.fakes.hf_hub import CDN_PATH, HUB_STATS_PATH, FakeHfHub
 from tests.faults import helpers
-from tests.faults.helpers import assert_one_line_error, closed_port, current_state
+from tests.faults.helpers import assert_one_line_error, current_state
 
 SOURCE = "hf_models"
 TABLE = "raw_hf__models"
@@ -144,11 +144,7 @@ def test_404_listing(cli, env, hub, good):
 
 
 def test_connection_refused(cli, env, good, monkeypatch):
-    monkeypatch.setenv("ADOPTION_HF_MODELS_URL", f"http://127.0.0.1:{closed_port()}")
-    result = cli("refresh", "--source", SOURCE)
-    assert result.rc == 1
-    assert_one_line_error(result.err, SOURCE, "cannot connect", "connection refused")
-    assert_kept(env, good)
+    helpers.expect_connection_refused(cli, env, monkeypatch, SOURCE, good)
 
 
 # -- schema drift -----------------------------------------------------------------------------

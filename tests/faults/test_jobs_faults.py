@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 
 import pytest
 
@@ -18,7 +17,7 @@ from pipeline.store import connect
 from tests.fakes.adzuna import AdzunaServer
 from tests.fakes.algolia import AlgoliaServer, comment, hand_threads, story
 from tests.faults import helpers
-from tests.faults.helpers import assert_one_line_error, closed_port, current_state, orphan_rows
+from tests.faults.helpers import assert_one_line_error, current_state, orphan_rows
 
 SOURCE = "jobs_hn"
 TABLES = ("raw_jobs_hn__threads", "raw_jobs_hn__postings")
@@ -90,21 +89,13 @@ def test_500_forever_on_a_thread_fails_cleanly(cli, env, server, good):
 
 
 def test_429_waits_for_retry_after(cli, env, server, good):
-    server.fault(LISTING, "429", times=1, retry_after=1)
-    started = time.monotonic()
-    result = cli("collect", SOURCE)
-    assert result.rc == 0, result.err
-    assert time.monotonic() - started >= 1.0
+    helpers.expect_wait_for_retry_after(cli, server, LISTING, SOURCE)
 
 
 def test_429_forever_gives_up(cli, env, server, good):
-    server.fault(LISTING, "429", times=None, retry_after=1)
-    started = time.monotonic()
-    result = cli("collect", SOURCE)
-    assert result.rc == 1
-    assert_one_line_error(result.err, SOURCE, "429")
-    assert time.monotonic() - started < 15
-    assert_kept(env, good)
+    state, digest = good
+    helpers.expect_429_forever_fails(cli, env, server, LISTING, SOURCE, state)
+    assert postings_digest(env) == digest
 
 
 def test_hanging_thread_times_out(cli, env, server, good):
@@ -265,11 +256,9 @@ def test_suspicious_drop_held_back_until_accepted(cli, env, monkeypatch):
 
 
 def test_connection_refused(cli, env, good, monkeypatch):
-    monkeypatch.setenv("ADOPTION_JOBS_HN_URL", f"http://127.0.0.1:{closed_port()}/api/v1")
-    result = cli("refresh", "--source", SOURCE)
-    assert result.rc == 1
-    assert_one_line_error(result.err, SOURCE, "cannot connect", "connection refused")
-    assert_kept(env, good)
+    state, digest = good
+    helpers.expect_connection_refused(cli, env, monkeypatch, SOURCE, state, "/api/v1")
+    assert postings_digest(env) == digest
 
 
 # -- jobs_boards: the file is the upstream -----------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 
 from tests.fakes import pwc
 from tests.faults import helpers
-from tests.faults.helpers import assert_one_line_error, closed_port, current_state
+from tests.faults.helpers import assert_one_line_error, current_state
 
 SOURCE = "papers_with_code"
 TABLES = ("raw_papers_with_code__links", "raw_papers_with_code__papers")
@@ -71,21 +71,11 @@ def test_500_forever_fails_cleanly_after_bounded_retries(cli, env, hub, good):
 
 
 def test_429_waits_for_retry_after(cli, env, hub, good):
-    hub.fault(TREE, "429", times=1, retry_after=1)
-    started = time.monotonic()
-    result = cli("collect", SOURCE)
-    assert result.rc == 0, result.err
-    assert time.monotonic() - started >= 1.0
+    helpers.expect_wait_for_retry_after(cli, hub, TREE, SOURCE)
 
 
 def test_429_forever_gives_up(cli, env, hub, good):
-    hub.fault(TREE, "429", times=None, retry_after=1)
-    started = time.monotonic()
-    result = cli("collect", SOURCE)
-    assert result.rc == 1
-    assert_one_line_error(result.err, SOURCE, "429")
-    assert time.monotonic() - started < 15
-    assert_kept(env, good)
+    helpers.expect_429_forever_fails(cli, env, hub, TREE, SOURCE, good)
 
 
 def test_hanging_download_times_out(cli, env, hub, good):
@@ -214,11 +204,7 @@ def test_suspicious_drop_held_back_until_accepted(cli, env, hub, good):
 
 
 def test_connection_refused(cli, env, good, monkeypatch):
-    monkeypatch.setenv("ADOPTION_PAPERS_WITH_CODE_URL", f"http://127.0.0.1:{closed_port()}")
-    result = cli("refresh", "--source", SOURCE)
-    assert result.rc == 1
-    assert_one_line_error(result.err, SOURCE, "cannot connect", "connection refused")
-    assert_kept(env, good)
+    helpers.expect_connection_refused(cli, env, monkeypatch, SOURCE, good, "")
 
 
 def test_schema_drift_date_format_changed(cli, env, hub, good):
