@@ -99,3 +99,18 @@ def expect_connection_refused(cli, settings: Settings, monkeypatch, source: str,
     assert result.rc == 1
     assert_one_line_error(result.err, source, "cannot connect", "connection refused")
     assert_kept(settings, source, good)
+
+
+def expect_drop_held_back(cli, settings: Settings, source: str, good: tuple | None,
+                          rows: int) -> None:
+    """A new snapshot with under half the rows is stored but not promoted; `--accept-drop`
+    promotes the next one. Call after making the upstream shrink to `rows` rows."""
+    result = cli("collect", source)
+    assert result.rc == 1
+    assert_one_line_error(result.err, source, "under half", "--accept-drop")
+    assert_kept(settings, source, good)
+    assert "held back" in cli("status").out
+    result = cli("collect", source, "--accept-drop")
+    assert result.rc == 0, result.err
+    state = current_state(settings.db_path, source)
+    assert state[0] != good[0] and state[1] == rows

@@ -162,16 +162,7 @@ def test_empty_result_is_refused(cli, env, good, editable_copy):
 def test_suspicious_drop_held_back_until_accepted(cli, env, good, editable_copy):
     csv_path = editable_copy / "data.csv"
     csv_path.write_text("\n".join(csv_path.read_text().splitlines()[:10]) + "\n")
-    result = cli("collect", SOURCE)
-    assert result.rc == 1
-    assert_one_line_error(result.err, SOURCE, "under half", "--accept-drop")
-    assert_kept(env, good)
-    assert "held back" in cli("status").out
-    result = cli("collect", SOURCE, "--accept-drop")
-    assert result.rc == 0, result.err
-    state = current_state(env.db_path, SOURCE)
-    assert state[0] != good[0] and state[1] == 10
-
+    helpers.expect_drop_held_back(cli, env, SOURCE, good, rows=10)
 
 
 def test_connection_refused(cli, env, good, monkeypatch):

@@ -142,7 +142,6 @@ def test_404_listing(cli, env, hub, good):
     assert_kept(env, good)
 
 
-
 def test_connection_refused(cli, env, good, monkeypatch):
     helpers.expect_connection_refused(cli, env, monkeypatch, SOURCE, good)
 
@@ -229,13 +228,7 @@ def test_empty_listing_is_refused(cli, env, hub, good):
 
 def test_suspicious_drop_held_back_until_accepted(cli, env, hub, good):
     hub.n = 600
-    fails(cli, "under half", "--accept-drop")
-    assert_kept(env, good)
-    assert "held back" in cli("status").out
-    result = cli("collect", SOURCE, "--accept-drop")
-    assert result.rc == 0, result.err
-    state = current_state(env.db_path, SOURCE)
-    assert state[0] != good[0] and state[1] == 600
+    helpers.expect_drop_held_back(cli, env, SOURCE, good, rows=600)
 
 
 # -- parquet mode -----------------------------------------------------------------------------

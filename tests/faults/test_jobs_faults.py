@@ -243,16 +243,7 @@ def test_suspicious_drop_held_back_until_accepted(cli, env, monkeypatch):
                 child["text"] = child["author"] = None
 
         drift_item(fake, may(fake), moderate)  # + 1 late posting: 2 of 6
-        result = cli("collect", SOURCE)
-        assert result.rc == 1
-        assert_one_line_error(result.err, SOURCE, "under half", "--accept-drop")
-        assert current_state(env.db_path, SOURCE) == good
-        assert "held back" in cli("status").out
-        result = cli("collect", SOURCE, "--accept-drop")
-        assert result.rc == 0, result.err
-        state = current_state(env.db_path, SOURCE)
-        assert state[0] != good[0] and state[1] == 2
-
+        helpers.expect_drop_held_back(cli, env, SOURCE, good, rows=2)
 
 
 def test_connection_refused(cli, env, good, monkeypatch):
