@@ -136,3 +136,22 @@ def test_tests_cannot_open_non_loopback_sockets():
         socket.create_connection(("10.255.255.1", 80), timeout=0.5)
     with socket.create_server(("127.0.0.1", 0)) as server:  # loopback stays allowed
         socket.create_connection(server.getsockname(), timeout=1).close()
+
+
+def test_one_failing_source_never_blocks_the_others(cli, env, conference_server, monkeypatch):
+    """conferences fails (500 forever) in the same refresh as jobs_hn: jobs_hn still lands,
+    analyses and charts still run, and the exit status says a source failed."""
+    from tests.conftest import HN_MIRROR
+    from tests.fakes.algolia import AlgoliaServer
+
+    conference_server.fault(r"/data\.csv$", "500", times=None)
+    with AlgoliaServer(mirror=HN_MIRROR) as hn:
+        monkeypatch.setenv("ADOPTION_JOBS_HN_URL", hn.base_url)
+        result = cli("refresh", "--source", "conferences", "--source", "jobs_hn")
+    assert result.rc == 1
+    errors = [line for line in result.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: conferences: ")
+    assert current_state(env.db_path, "jobs_hn") is not None
+    assert current_state(env.db_path, "conferences") is None
+    assert (env.charts_dir / "jobs_hn_trend.png").is_file()
+    assert (env.results_dir / "scorecard.md").is_file()
