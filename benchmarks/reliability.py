@@ -26,8 +26,8 @@ def describe() -> list[tuple[str, str, str]]:
         tree = ast.parse(path.read_text())
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                doc = (ast.get_docstring(node) or "").strip().splitlines()
-                behaviour = doc[0] if doc else node.name[5:].replace("_", " ")
+                paragraph = (ast.get_docstring(node) or "").strip().split("\n\n")[0]
+                behaviour = " ".join(paragraph.split()) or node.name[5:].replace("_", " ")
                 found.append((path.stem, node.name, behaviour))
     return found
 
