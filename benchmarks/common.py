@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -58,10 +57,6 @@ def run_measured(args: list[str], env: dict[str, str] | None = None,
             result = {}
     return {"wall_s": wall, "peak_rss_mib": usage["maxrss_kib"] / 1024, "result": result,
             "stderr": proc.stderr}
-
-
-def self_peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def table(headers: list[str], rows: list[list]) -> str:

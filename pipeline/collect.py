@@ -86,9 +86,24 @@ class CollectContext:
     def record_raw(self, rel: str, url: str, sha256: str, size: int) -> None:
         self.raw_files.append(RawFile(rel, redact(url), sha256, size))
 
+    def record_file(self, rel: str, path: Path, url: str) -> str:
+        """Record a payload already written to `path` (hashing it); returns its sha256."""
+        sha = file_sha256(path)
+        self.record_raw(rel, url, sha, path.stat().st_size)
+        return sha
+
     def manifest_sha256(self) -> str:
         lines = sorted(f"{f.path} {f.sha256}" for f in self.raw_files)
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB chunks (raw payloads can be hundreds of MB)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _as_arrow(batch: Any) -> pa.Table:

@@ -32,10 +32,6 @@ class DatabaseCorrupt(PipelineError):
     """The DuckDB file cannot be opened."""
 
 
-class ManualDataError(PipelineError):
-    """A hand-maintained input file (e.g. a CSV of counts) has a bad row."""
-
-
 class Unchanged(Exception):  # noqa: N818  (a signal, not an error)
     """Raised by a collector that knows the upstream has not changed since the current
     snapshot: no new snapshot is made. The message says why (e.g. the pinned commit)."""

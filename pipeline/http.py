@@ -8,8 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
@@ -41,7 +40,6 @@ class HttpStats:
 
     requests: int = 0
     bytes: int = 0
-    urls: list[str] = field(default_factory=list)
 
 
 def make_session(settings: Settings) -> requests.Session:
@@ -68,7 +66,6 @@ def make_session(settings: Settings) -> requests.Session:
 
     def count(response: requests.Response, *args: Any, **kwargs: Any) -> None:
         stats.requests += 1
-        stats.urls.append(redact(response.url))
 
     session.hooks["response"].append(count)
     return session
@@ -88,10 +85,6 @@ class Fetched:
     url: str
     content: bytes
     headers: dict[str, str]
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.content).hexdigest()
 
 
 class Origin:
@@ -225,10 +218,6 @@ class Origin:
                 "the upstream refused the request; check the URL or retry later",
             )
         return response
-
-
-def iter_lines(fetched: Fetched) -> Iterator[str]:
-    yield from fetched.content.decode("utf-8-sig").splitlines()
 
 
 def _first_line(exc: BaseException) -> str:

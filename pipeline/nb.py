@@ -59,16 +59,3 @@ def show_chart(name: str):
     else:
         print(f"{path} not drawn yet: run `python -m pipeline charts`.")
 
-
-def draw(con: duckdb.DuckDBPyConnection, chart_name: str, out_dir: Path | None = None):
-    """Re-draw one chart from the current results into a scratch folder and show it."""
-    import tempfile
-
-    from IPython.display import Image, display
-
-    from pipeline.charts import all_charts
-
-    chart = next(c for c in all_charts() if c.name == chart_name)
-    out = Path(out_dir or tempfile.mkdtemp()) / f"{chart_name}.png"
-    chart.draw(con, out)
-    display(Image(filename=str(out)))

@@ -19,7 +19,6 @@ A token (`HF_TOKEN`, environment only) is sent when set and never logged or stor
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -339,17 +338,9 @@ def collect_api(ctx: CollectContext, endpoint: str) -> Iterator[tuple[str, pa.Ta
             raw.write_table(batch.rename_columns(raw_schema.names))
             yield "raw_hf__models", batch
         ctx.parameters["http_requests"] = transport.requests
-    _record_file(ctx, API_RAW_REL, raw_path, f"{endpoint}/api/models")
+    ctx.record_file(API_RAW_REL, raw_path, f"{endpoint}/api/models")
     if limit:
         ctx.partial = True
-
-
-def _record_file(ctx: CollectContext, rel: str, path: Path, url: str) -> None:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    ctx.record_raw(rel, url, digest.hexdigest(), path.stat().st_size)
 
 
 # -- parquet mode ---------------------------------------------------------------------------
@@ -443,7 +434,7 @@ def collect_parquet(ctx: CollectContext, endpoint: str) -> Iterator[tuple[str, p
         rel = API_RAW_REL  # a raw folder kept by an api-mode run: reload it offline
     dest = ctx.raw_path(rel)
     fetched = origin.download(rel, dest)
-    _record_file(ctx, rel, dest, fetched.url)
+    ctx.record_file(rel, dest, fetched.url)
     ctx.parameters["parquet_file"] = rel
     yield from read_models_parquet(ctx, dest)
 

@@ -43,6 +43,7 @@ import duckdb
 import pyarrow as pa
 import requests
 
+from pipeline.collect import file_sha256
 from pipeline.config import secret
 from pipeline.errors import Unchanged
 from pipeline.http import Origin
@@ -148,14 +149,6 @@ class RemoteFile:
         return f"{self.repo}/{self.path}"
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _git_blob_sha1(path: Path) -> str:
     digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())  # git's blob id, not security
     with path.open("rb") as fh:
@@ -241,14 +234,14 @@ class PreviousFiles:
         if remote.sha256:
             found = self.by_sha.get(remote.sha256)
             if found and found[0].is_file() and found[0].stat().st_size == remote.size \
-                    and _file_sha256(found[0]) == remote.sha256:
+                    and file_sha256(found[0]) == remote.sha256:
                 return found[0], found[1], remote.sha256
             return None
         if remote.git_oid:
             for path, snapshot in self.by_rel.get(remote.rel, []):
                 if path.is_file() and path.stat().st_size == remote.size \
                         and _git_blob_sha1(path) == remote.git_oid:
-                    return path, snapshot, _file_sha256(path)
+                    return path, snapshot, file_sha256(path)
         return None
 
 
@@ -272,8 +265,7 @@ def fetch_file(ctx: CollectContext, remote: RemoteFile, previous: PreviousFiles,
         # the raw copy kept with this snapshot
         src = ctx.origin.local / remote.rel
         shutil.copyfile(src, dest)
-        sha = _file_sha256(dest)
-        ctx.record_raw(remote.rel, src.as_uri(), sha, dest.stat().st_size)
+        sha = ctx.record_file(remote.rel, dest, src.as_uri())
         stats["files"][remote.rel] = record | {"sha256": sha, "copied_from": str(src)}
         stats["copied"] += 1
         return dest
