@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: refresh collect analyze charts report notebooks status test lint bench clean
+.PHONY: refresh collect analyze charts report publish notebooks status test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## collect -> analyze -> charts -> scorecard, then execute the notebooks.
-## Exits 1 if a source failed (charts and notebooks still regenerate from the last good data).
+## collect -> analyze -> charts -> scorecard, then execute the notebooks. Writes only untracked
+## outputs (data/charts, data/results, data/notebooks). If the pipeline exits non-zero (1: a
+## source failed, the others still ran; 2: usage/config error), make reports it and exits 2.
 refresh: $(STAMP)
 	@status=0; $(BIN)/python -m pipeline refresh $(ARGS) || status=$$?; \
 	$(MAKE) --no-print-directory notebooks || status=1; \
@@ -28,6 +29,10 @@ charts: $(STAMP)
 
 report: $(STAMP)
 	$(BIN)/python -m pipeline report
+
+## copy the current charts and results into the tracked published/ folder and README blocks
+publish: $(STAMP)
+	$(BIN)/python -m pipeline publish $(ARGS)
 
 status: $(STAMP)
 	$(BIN)/python -m pipeline status
@@ -47,5 +52,6 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
 
 clean:
-	rm -rf $(VENV) data/adoption.duckdb data/adoption.duckdb.wal data/*.lock data/raw data/notebooks \
+	rm -rf $(VENV) data/adoption.duckdb data/adoption.duckdb.* data/*.lock data/raw data/notebooks \
+	       data/charts data/results data/site \
 	       .pytest_cache .ruff_cache *.egg-info

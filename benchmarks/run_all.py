@@ -1,5 +1,5 @@
-"""`make bench`: run every benchmark, print the tables, and write data/results/benchmarks.md
-(which `python -m pipeline report` also copies into README's Performance section).
+"""`make bench`: run every benchmark, print the tables, and write published/benchmarks.md (one
+part per benchmark under published/benchmarks/) and README's benchmarks block.
 
     python -m benchmarks.run_all            # full sizes (1M / 2.5M models: minutes)
     python -m benchmarks.run_all --quick    # small sizes, to check the scripts work
@@ -16,7 +16,7 @@ import sys
 from datetime import UTC, datetime
 
 from benchmarks.common import machine
-from pipeline.config import PROJECT_ROOT
+from pipeline.config import PUBLISHED_DIR
 
 #: module, arguments at full size, arguments for --quick
 BENCHMARKS = [
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes")
     parser.add_argument("--only", action="append", help="run only these modules (repeatable)")
     args = parser.parse_args(argv)
-    parts_dir = PROJECT_ROOT / "data" / "results" / "benchmarks"
+    parts_dir = PUBLISHED_DIR / "benchmarks"
     parts_dir.mkdir(parents=True, exist_ok=True)
     stamp = (f"_Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}"
              + (" (--quick sizes)" if args.quick else "") + "._")
@@ -58,11 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         (parts_dir / f"{name}.md").write_text(f"{text}\n\n{stamp}\n")
     # benchmarks.md = every part, in order; parts not re-run this time keep their last figures
     parts = [parts_dir / f"{m.rsplit('.', 1)[-1]}.md" for m, _, _ in BENCHMARKS]
-    out = PROJECT_ROOT / "data" / "results" / "benchmarks.md"
+    out = PUBLISHED_DIR / "benchmarks.md"
     out.write_text("\n".join(p.read_text() for p in parts if p.is_file()))
-    from pipeline.report import update_readme
+    from pipeline.publish import update_readme
 
-    update_readme(out.parent)
+    update_readme({"benchmarks": out.read_text()})
     print(f"wrote {out}", file=sys.stderr)
     return 1 if failed else 0
 

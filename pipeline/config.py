@@ -3,31 +3,106 @@
 Precedence (highest first): environment variable, `adoption.toml` (or the file named by
 `ADOPTION_CONFIG`), built-in default. Secrets (API tokens) are never read from the config
 file: only from the environment, at the moment they are needed (see `secret`).
+
+Every value is checked when it is read: a malformed file, a value of the wrong type or an
+environment variable that does not parse raises `ConfigError` with one line naming the setting
+and what to do (exit status 2). Unknown sections and keys are reported as warnings, once.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = PROJECT_ROOT / "data" / "reference"
+PUBLISHED_DIR = PROJECT_ROOT / "published"
+log = logging.getLogger("pipeline.config")
+
+#: the keys `adoption.toml` may hold outside [sources.*], with their kinds
+FILE_KEYS: dict[str, dict[str, type]] = {
+    "paths": {"data_dir": str, "db": str, "charts_dir": str, "results_dir": str, "raw_dir": str},
+    "http": {"timeout": float, "retries": int, "backoff": float, "retry_after_max": float},
+}
+#: env variable -> (section, key) of the same setting in the file
+ENV_KEYS = {
+    "ADOPTION_DATA_DIR": ("paths", "data_dir"), "ADOPTION_DB": ("paths", "db"),
+    "ADOPTION_CHARTS_DIR": ("paths", "charts_dir"),
+    "ADOPTION_RESULTS_DIR": ("paths", "results_dir"), "ADOPTION_RAW_DIR": ("paths", "raw_dir"),
+    "ADOPTION_HTTP_TIMEOUT": ("http", "timeout"), "ADOPTION_HTTP_RETRIES": ("http", "retries"),
+    "ADOPTION_HTTP_BACKOFF": ("http", "backoff"),
+    "ADOPTION_HTTP_RETRY_AFTER_MAX": ("http", "retry_after_max"),
+}
+KIND_WORDS = {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
+_warned: set[str] = set()
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("ADOPTION_CONFIG", PROJECT_ROOT / "adoption.toml"))
 
 
 def _load_config_file() -> dict:
-    path = Path(os.environ.get("ADOPTION_CONFIG", PROJECT_ROOT / "adoption.toml"))
+    path = config_path()
     if not path.is_file():
         return {}
-    with path.open("rb") as fh:
-        return tomllib.load(fh)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix the file, or point "
+                          "ADOPTION_CONFIG at another one") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path} ({exc.strerror or exc}); fix its permissions, "
+                          "or point ADOPTION_CONFIG at another file") from None
 
 
 def env_name(source: str, key: str = "url") -> str:
     """Environment variable that overrides `key` of `source`, e.g. ADOPTION_CONFERENCES_URL."""
     return f"ADOPTION_{source.upper()}_{key.upper()}"
+
+
+def warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("warning: %s", message)
+
+
+def convert(value: Any, kind: type, where: str, from_env: bool) -> Any:
+    """`value` as `kind`, or ConfigError naming `where` (an env variable or `[section] key`)."""
+    if from_env:
+        text = str(value).strip()
+        try:
+            if kind is bool:
+                if text.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if text.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(text)
+            return kind(text)
+        except ValueError:
+            raise ConfigError(f"{where}={text!r} is not {KIND_WORDS[kind]}; set it to "
+                              f"{KIND_WORDS[kind]} or unset it") from None
+    ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not ok:
+        raise ConfigError(f"{where} = {value!r} in {config_path()} is not {KIND_WORDS[kind]}; "
+                          "fix the value in the file")
+    return value
+
+
+def _check_range(name: str, value: float, minimum: float, strict: bool = False) -> float:
+    if value < minimum or (strict and value == minimum):
+        bound = f"greater than {minimum:g}" if strict else f"at least {minimum:g}"
+        raise ConfigError(f"{name} is {value:g}; it must be {bound}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -48,27 +123,44 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         cfg = _load_config_file()
-        paths = cfg.get("paths", {})
-        http = cfg.get("http", {})
-
-        def pick(env: str, section: dict, key: str, default):
-            return os.environ.get(env) or section.get(key) or default
-
-        data_dir = Path(pick("ADOPTION_DATA_DIR", paths, "data_dir", PROJECT_ROOT / "data"))
+        for section, value in cfg.items():
+            if section == "sources":
+                if not isinstance(value, dict):
+                    raise ConfigError(f"[sources] in {config_path()} must be a table of "
+                                      "[sources.<name>] sections")
+            elif section not in FILE_KEYS:
+                warn_once(f"{config_path()}: unknown section [{section}] is ignored "
+                          f"(known: {', '.join([*FILE_KEYS, 'sources'])})")
+            elif not isinstance(value, dict):
+                raise ConfigError(f"[{section}] in {config_path()} must be a table")
+            else:
+                for key in value:
+                    if key not in FILE_KEYS[section]:
+                        warn_once(f"{config_path()}: unknown key '{key}' in [{section}] is "
+                                  f"ignored (known: {', '.join(FILE_KEYS[section])})")
+        values: dict[str, Any] = {}
+        for env, (section, key) in ENV_KEYS.items():
+            kind = FILE_KEYS[section][key]
+            if os.environ.get(env, "").strip():
+                values[key] = convert(os.environ[env], kind, env, from_env=True)
+            elif isinstance(cfg.get(section), dict) and cfg[section].get(key) is not None:
+                values[key] = convert(cfg[section][key], kind, f"[{section}] {key}", False)
+        data_dir = Path(values.get("data_dir", PROJECT_ROOT / "data"))
         return cls(
             data_dir=data_dir,
-            db_path=Path(pick("ADOPTION_DB", paths, "db", data_dir / "adoption.duckdb")),
-            charts_dir=Path(pick("ADOPTION_CHARTS_DIR", paths, "charts_dir", data_dir / "charts")),
-            results_dir=Path(
-                pick("ADOPTION_RESULTS_DIR", paths, "results_dir", data_dir / "results")
-            ),
-            raw_dir=Path(pick("ADOPTION_RAW_DIR", paths, "raw_dir", data_dir / "raw")),
-            http_timeout=float(pick("ADOPTION_HTTP_TIMEOUT", http, "timeout", 30)),
-            http_retries=int(pick("ADOPTION_HTTP_RETRIES", http, "retries", 4)),
-            http_backoff=float(pick("ADOPTION_HTTP_BACKOFF", http, "backoff", 1.0)),
-            retry_after_max=float(
-                pick("ADOPTION_HTTP_RETRY_AFTER_MAX", http, "retry_after_max", 120)
-            ),
+            db_path=Path(values.get("db", data_dir / "adoption.duckdb")),
+            charts_dir=Path(values.get("charts_dir", data_dir / "charts")),
+            results_dir=Path(values.get("results_dir", data_dir / "results")),
+            raw_dir=Path(values.get("raw_dir", data_dir / "raw")),
+            http_timeout=_check_range("the HTTP timeout (ADOPTION_HTTP_TIMEOUT / [http] "
+                                      "timeout)", values.get("timeout", 30.0), 0, strict=True),
+            http_retries=int(_check_range("ADOPTION_HTTP_RETRIES / [http] retries",
+                                          values.get("retries", 4), 0)),
+            http_backoff=_check_range("ADOPTION_HTTP_BACKOFF / [http] backoff",
+                                      values.get("backoff", 1.0), 0),
+            retry_after_max=_check_range("ADOPTION_HTTP_RETRY_AFTER_MAX / [http] "
+                                         "retry_after_max", values.get("retry_after_max", 120.0),
+                                         0),
             file_config=cfg,
         )
 
@@ -76,16 +168,44 @@ class Settings:
     def notebooks_out_dir(self) -> Path:
         return self.data_dir / "notebooks"
 
-    def source_option(self, source: str, key: str, default: str | None = None) -> str | None:
-        """A per-source option: env ADOPTION_<SOURCE>_<KEY>, then [sources.<source>] in the file."""
-        value = os.environ.get(env_name(source, key))
-        if value:
-            return value
+    @cached_property
+    def site_dir(self) -> Path:
+        return self.data_dir / "site"
+
+    def _source_section(self, source: str) -> dict:
         section = self.file_config.get("sources", {}).get(source, {})
-        return section.get(key, default)
+        if not isinstance(section, dict):
+            raise ConfigError(f"[sources.{source}] in {config_path()} must be a table")
+        return section
+
+    def source_option(self, source: str, key: str, default: Any = None, kind: type = str) -> Any:
+        """A per-source option: env ADOPTION_<SOURCE>_<KEY>, then [sources.<source>] in the
+        file, then `default`; converted to `kind` (a bad value raises ConfigError)."""
+        env = env_name(source, key)
+        if os.environ.get(env, "").strip():
+            return convert(os.environ[env], kind, env, from_env=True)
+        value = self._source_section(source).get(key)
+        if value is None:
+            return default
+        return convert(value, kind, f"[sources.{source}] {key}", from_env=False)
 
     def source_url(self, source: str, default: str) -> str:
         return self.source_option(source, "url", default) or default
+
+    def check_sources(self, options: dict[str, dict[str, type]]) -> None:
+        """Validate every [sources.*] section against the options each source declares:
+        unknown sources and keys are warned about, values of the wrong kind refused."""
+        for source in self.file_config.get("sources", {}):
+            if source not in options:
+                warn_once(f"{config_path()}: unknown source [sources.{source}] is ignored "
+                          f"(known: {', '.join(sorted(options))})")
+                continue
+            for key in self._source_section(source):
+                if key not in options[source]:
+                    warn_once(f"{config_path()}: unknown key '{key}' in [sources.{source}] is "
+                              f"ignored (known: {', '.join(options[source])})")
+                else:
+                    self.source_option(source, key, kind=options[source][key])
 
 
 def secret(name: str) -> str | None:

@@ -7,6 +7,10 @@ class PipelineError(Exception):
     """Base class: `str(err)` is the one line shown to the user."""
 
 
+class ConfigError(PipelineError):
+    """A setting (config file or environment) is malformed: exit status 2, like usage errors."""
+
+
 class SourceError(PipelineError):
     """A source could not be collected: names the source, the cause and what to do."""
 

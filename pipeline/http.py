@@ -5,6 +5,7 @@ directories. Every failure becomes a one-line `SourceError` naming the source an
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import re
@@ -15,6 +16,7 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from pipeline import __version__
@@ -42,8 +44,34 @@ class HttpStats:
     bytes: int = 0
 
 
+OFFLINE_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN}
+
+
+def is_offline(error: Exception | None) -> bool:
+    """A failure that waiting will not fix soon: the name does not resolve, or there is no
+    route to the network. Retried once (a resolver hiccup), not with the full backoff."""
+    if isinstance(error, NameResolutionError):
+        return True
+    if isinstance(error, NewConnectionError):
+        cause = error.__cause__ or error.__context__
+        return (getattr(cause, "errno", None) in OFFLINE_ERRNOS
+                or "Network is unreachable" in str(error))
+    return False
+
+
+class PipelineRetry(Retry):
+    """urllib3 retries with one exception: DNS and "network unreachable" failures are retried
+    at most once, so an offline refresh fails in a second instead of a minute of backoff."""
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None,
+                  _stacktrace=None):  # noqa: D102 - same contract as Retry.increment
+        if is_offline(error) and any(is_offline(h.error) for h in self.history):
+            raise MaxRetryError(_pool, url, error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 def make_session(settings: Settings) -> requests.Session:
-    retry = Retry(
+    retry = PipelineRetry(
         total=settings.http_retries,
         connect=settings.http_retries,
         read=settings.http_retries,
@@ -231,6 +259,7 @@ def _reason(exc: BaseException) -> str:
         (r"Connection refused", "connection refused"),
         (r"Name or service not known|nodename nor servname|Failed to resolve|getaddrinfo",
          "DNS lookup failed"),
+        (r"Network is unreachable", "network unreachable"),
         (r"too many (\d{3}) error responses", r"HTTP \1 on every attempt"),
         (r"Read timed out", "read timed out"),
         (r"IncompleteRead\((\d+) bytes read, (\d+) more expected",

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import json
+import re
+import shutil
 
 import duckdb
 
+from pipeline.sources.conferences import MANIFEST
 from pipeline.store import connect
 
 
@@ -26,7 +30,7 @@ def test_offline_refresh_produces_charts_and_figures(cli, env, conference_server
     assert abs(got["research_pt_share_2021_pct"] - 100 * 958 / (958 + 275)) < 0.01
     assert 40 < got["migration_tf_to_pt_pct"] < 70
     assert 75 < got["migration_pt_stay_pct"] < 95
-    # every per-paper file of the mirror was found through the directory index
+    # every per-paper file of the mirror was loaded
     con = duckdb.connect(str(env.db_path), read_only=True)
     files = con.execute("SELECT count(DISTINCT file) FROM raw_conferences__papers").fetchone()[0]
     assert files == len(list((conference_server.root / "data").glob("*_*.json")))
@@ -38,44 +42,60 @@ def test_local_directory_and_file_url_work_as_sources(cli, env, conference_mirro
     monkeypatch.setenv("ADOPTION_CONFERENCES_URL", conference_mirror.as_uri())
     assert cli("collect", "conferences").rc == 0
     monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(conference_mirror))
-    assert cli("collect", "conferences").rc == 0
+    second = cli("collect", "conferences")
+    assert second.rc == 0 and "conferences: unchanged: same raw payloads" in second.err
     con = connect(env.db_path, read_only=True)
-    rows = con.execute("SELECT count(*) FROM snapshots WHERE status = 'ok'").fetchone()[0]
-    assert rows == 2
+    assert con.execute("SELECT list(status ORDER BY snapshot_id) FROM snapshots").fetchall() \
+        == [(["ok", "unchanged"],)]
+
+
+def test_checkout_path_with_a_commit_sha_is_not_a_pinned_url(cli, env, conference_mirror,
+                                                             monkeypatch, tmp_path):
+    """A local copy under a folder named like a commit (as CI caches are) is read as a folder:
+    the pinned-commit shortcut reads only the commit segment of a GitHub raw URL."""
+    copy = tmp_path / "3ef0c7dee3002f66277251eda55df970b3cda293" / "pytorch-vs-tensorflow"
+    shutil.copytree(conference_mirror, copy)
+    monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(copy))
+    first = cli("refresh", "--source", "conferences")
+    assert first.rc == 0, first.err
+    assert "Traceback" not in first.err
+    (copy / "data.csv").write_text((copy / "data.csv").read_text() + "ICLR,05/23,1,1,2\n")
+    changed = cli("collect", "conferences")
+    assert changed.rc == 0, changed.err
+    assert "unchanged" not in changed.err  # a folder's content is read, never assumed
 
 
 def test_raw_payloads_kept_with_provenance_sidecar(cli, env, conference_server):
-    import json
-
     assert cli("collect", "conferences").rc == 0
-    day_dirs = list((env.raw_dir / "conferences").iterdir())
-    assert len(day_dirs) == 1 and not day_dirs[0].name.startswith(".")
-    sidecar = json.loads((day_dirs[0] / "_snapshot.json").read_text())
+    folders = list((env.raw_dir / "conferences").iterdir())
+    assert len(folders) == 1 and re.fullmatch(r"\d{4}-\d\d-\d\d-1", folders[0].name)
+    sidecar = json.loads((folders[0] / "_snapshot.json").read_text())
     assert sidecar["origin"] == conference_server.base_url
     assert sidecar["licence"] and sidecar["accessed_at"]
     by_path = {f["path"]: f for f in sidecar["files"]}
-    assert by_path["data.csv"]["bytes"] == (day_dirs[0] / "data.csv").stat().st_size
+    assert by_path["data.csv"]["bytes"] == (folders[0] / "data.csv").stat().st_size
+    assert set(by_path) == set(MANIFEST)
 
 
 def test_raw_folder_reloads_without_network(cli, env, conference_server, monkeypatch):
     """A refresh can be re-analysed from data/raw: point the source at the raw folder."""
     assert cli("collect", "conferences").rc == 0
-    day_dir = next((env.raw_dir / "conferences").iterdir())
+    folder = next((env.raw_dir / "conferences").iterdir())
     conference_server.stop()
-    monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(day_dir))
-    assert cli("collect", "conferences").rc == 0
-
-
-def test_data_csv_fallback_when_no_listing(cli, env, conference_server):
-    """No directory index: the meetings named in data.csv are tried, and the gap is recorded."""
-    conference_server.fault(r"/data/$", "404", times=None)
-    assert cli("collect", "conferences").rc == 0
+    monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(folder))
+    result = cli("collect", "conferences", "--force")
+    assert result.rc == 0, result.err
     con = connect(env.db_path, read_only=True)
-    params = con.execute("SELECT parameters FROM snapshots").fetchone()[0]
-    assert "derived from data.csv" in params
-    files = {r[0] for r in con.execute("SELECT DISTINCT file FROM raw_conferences__papers")
-             .fetchall()}
-    assert "data/cvpr_2019.json" in files and "data/aistats_2019.json" not in files
+    shas = con.execute("SELECT list(sha256 ORDER BY snapshot_id) FROM snapshots").fetchall()[0][0]
+    assert len(shas) == 2 and shas[0] == shas[1]  # the very same payloads
+
+
+def test_remote_files_come_from_the_pinned_manifest(cli, env, conference_server):
+    """Remote, the file list is the pinned commit's manifest: no directory listing is asked for,
+    and every file is fetched once."""
+    assert cli("collect", "conferences").rc == 0
+    paths = [r.path.split("/data_analysis/", 1)[1] for r in conference_server.requests]
+    assert sorted(paths) == sorted(MANIFEST)
 
 
 def test_pinned_commit_is_not_downloaded_twice(cli, env, conference_mirror, monkeypatch):
@@ -93,4 +113,4 @@ def test_pinned_commit_is_not_downloaded_twice(cli, env, conference_mirror, monk
         assert len(server.requests) == 2 * first
     con = connect(env.db_path, read_only=True)
     assert con.execute("SELECT list(status ORDER BY snapshot_id) FROM snapshots").fetchone()[0] \
-        == ["ok", "ok"]
+        == ["ok", "unchanged", "ok"]

@@ -68,18 +68,16 @@ def match_frameworks(text: str) -> dict[str, bool]:
 
 def _ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the (empty) raw tables of sources never collected, so the SQL below is simple."""
-    from pipeline.sources import jobs_adzuna, jobs_boards, jobs_hn
+    from pipeline.sources import ensure_tables
 
-    for module in (jobs_hn, jobs_boards, jobs_adzuna):
-        for ddl in module.TABLES.values():
-            con.execute(ddl)
+    ensure_tables(con, "jobs_hn", "jobs_boards", "jobs_adzuna")
 
 
 def build_hn(con: duckdb.DuckDBPyConnection) -> None:
     """core_jobs_hn__postings (rules re-applied to the text) and the monthly/yearly tables."""
     rows = con.execute(
-        "SELECT thread_id, month, comment_id, text FROM raw_jobs_hn__postings "
-        "WHERE snapshot_id = current_snapshot('jobs_hn')").fetchall()
+        "SELECT thread_id, month, comment_id, text "
+        "FROM jobs_hn_postings(current_snapshot('jobs_hn'))").fetchall()
     flags = [match_frameworks(r[3]) for r in rows]
     table = pa.table({
         "thread_id": pa.array([r[0] for r in rows], pa.int64()),
@@ -100,7 +98,7 @@ def build_hn(con: duckdb.DuckDBPyConnection) -> None:
         WITH threads AS (
             SELECT month, list(thread_id ORDER BY thread_id) AS thread_ids,
                    bool_or(NOT complete) AS incomplete, max(fetched_at) AS fetched_at
-            FROM raw_jobs_hn__threads WHERE snapshot_id = current_snapshot('jobs_hn')
+            FROM jobs_hn_threads(current_snapshot('jobs_hn'))
             GROUP BY month
         ), counts AS (
             SELECT month, count(*) AS postings,

@@ -40,7 +40,7 @@ def ready(con: duckdb.DuckDBPyConnection, chart: Chart) -> bool:
 
 
 def draw_all(
-    con: duckdb.DuckDBPyConnection, charts_dir: Path
+    con: duckdb.DuckDBPyConnection, charts_dir: Path, force: bool = False
 ) -> tuple[list[Path], list[str]]:
     """Draw every chart; a chart that fails is reported and leaves its previous image alone."""
     written: list[Path] = []

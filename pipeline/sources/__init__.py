@@ -1,42 +1,18 @@
 """Sources: one module per upstream, each exposing `SOURCE = Source(...)`.
 
-A source is a plain generator of `(table, batch)` pairs: it fetches and parses; it never
-writes to the database itself. `pipeline.collect` loads the batches in one transaction and
-records the snapshot. Adding a source = adding one module here (found automatically) and one
-fake server in `tests/fakes/`.
+A source is a plain generator of `(table, batch)` pairs (see `pipeline.source`); the loader
+(`pipeline.collect`) runs it into one snapshot. Adding a source = adding one module here (found
+automatically) and one fake server in `tests/fakes/`.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+
+import duckdb
 
 from pipeline.registry import modules_defining
-
-#: A batch of rows: a pyarrow Table, a pandas DataFrame, or a list of dicts.
-Batch = Any
-Collector = Callable[["CollectContext"], Iterator[tuple[str, Batch]]]
-
-
-@dataclass(frozen=True)
-class Source:
-    name: str
-    title: str
-    default_url: str
-    licence: str
-    #: raw table name -> CREATE TABLE statement (each table has a `snapshot_id BIGINT` column)
-    tables: dict[str, str]
-    #: the table whose row count is the snapshot's row count (empty/drop checks use it)
-    primary_table: str
-    collect: Collector
-    #: returns a reason to skip (e.g. an API key is not set), or None to run
-    skip_reason: Callable[[], str | None] = field(default=lambda: None)
-    #: included in a plain `refresh` (optional sources still run when named with --source)
-    default: bool = True
-    #: minimum rows for a snapshot to be believable (0 rows is always refused)
-    min_rows: int = 1
+from pipeline.source import Batch, CollectContext, Source
 
 
 def all_sources() -> dict[str, Source]:
@@ -45,6 +21,16 @@ def all_sources() -> dict[str, Source]:
     return {s.name: s for s in modules_defining(package, "SOURCE") if isinstance(s, Source)}
 
 
-from pipeline.collect import CollectContext  # noqa: E402  (re-export for source modules)
+def ensure_tables(con: duckdb.DuckDBPyConnection, *names: str) -> None:
+    """Create the (possibly empty) raw tables and macros of the named sources (default: all),
+    so analyses of sources never collected still find their inputs."""
+    sources = all_sources()
+    for name in names or sources:
+        source = sources[name]
+        for ddl in source.tables.values():
+            con.execute(ddl)
+        if source.macros:
+            con.execute(source.macros)
 
-__all__ = ["Batch", "CollectContext", "Source", "all_sources"]
+
+__all__ = ["Batch", "CollectContext", "Source", "all_sources", "ensure_tables"]

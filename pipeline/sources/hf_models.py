@@ -460,4 +460,6 @@ SOURCE = Source(
     tables=TABLES,
     primary_table="raw_hf__models",
     collect=collect,
+    limit_unit="models (the most downloaded)",
+    options={"mode": str},
 )

@@ -6,23 +6,29 @@ each thread's tree is read from `items/<id>`. Top-level comments are the posting
 dead ones (null text) are skipped, replies are ignored. The thread's month comes from its
 title ("... (March 2026)"), not from a timestamp (copies of the data may lack timestamps).
 
-Incremental: a thread is fetched once it is finished. A stored thread is carried forward
-(its rows read from the current snapshot and yielded again, so every snapshot is complete)
-unless it was still open when fetched (the newest thread, or the month of today) and the
-listing now reports a different comment count. A refresh with nothing new makes only the
-listing request(s). Carried threads' raw payloads are hard-linked from the previous raw folder,
-so each day's raw folder can be reloaded without the network
-(ADOPTION_JOBS_HN_URL=data/raw/jobs_hn/<date>).
+Storage grows with change, not with time. Each fetch of a thread is a *thread version*
+(`raw_jobs_hn__threads`, keyed by the fetching snapshot and thread id) with its list of
+postings (`raw_jobs_hn__thread_postings`); a posting's text is stored once per (comment id,
+text sha256) in `raw_jobs_hn__postings`; a snapshot is the list of thread versions it is made
+of (`raw_jobs_hn__snapshot_threads`). The table macros `jobs_hn_threads(s)` and
+`jobs_hn_postings(s)` give a snapshot's complete contents. A refresh re-fetches only threads
+that are new or were still open (fetched before their month ended); a refetched thread whose
+payload is byte-identical reuses its stored version. Nothing new at all = no new snapshot.
 
-Local directories work too: a saved raw folder (search_by_date/ + items/), or a plain folder of
-item JSON files (e.g. ../shared/mirror/hn), read whole on every run.
+Completeness: the months of a snapshot must have no gap between the first and the last (every
+month has one thread since 2011); a gap fails the collection naming the missing months.
+
+Raw payloads: each snapshot's folder keeps the listing pages and the item trees it fetched;
+its sidecar also lists the items it reuses, with the snapshot folder that holds them
+(`kept_in`). Local folders work as sources: a folder of item JSON files (e.g.
+../shared/mirror/hn), or `data/raw/jobs_hn` itself (every kept item, the newest copy of each
+thread wins), read whole on every run.
 """
 
 from __future__ import annotations
 
 import calendar
-import json
-import os
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,11 +36,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from pipeline.analysis.jobs import FRAMEWORKS, match_frameworks
 from pipeline.errors import SourceError, Unchanged
-from pipeline.sources import CollectContext, Source
+from pipeline.source import CollectContext, Source
 from pipeline.store import utcnow
 
 NAME = "jobs_hn"
@@ -51,11 +55,12 @@ MONTHS["sept"] = 9
 GONE_TEXT = {"", "[dead]", "[deleted]", "[flagged]"}
 DEFAULT_HITS_PER_PAGE = 1000  # Algolia's maximum: the whole listing is one request today
 MAX_PAGES = 50
+SNAPSHOT_FOLDER = re.compile(r"-(\d+)$")
 
 TABLES = {
     "raw_jobs_hn__threads": """
         CREATE TABLE IF NOT EXISTS raw_jobs_hn__threads (
-            snapshot_id BIGINT NOT NULL,
+            snapshot_id BIGINT NOT NULL,      -- the snapshot that fetched this version
             thread_id BIGINT NOT NULL,
             title VARCHAR NOT NULL,
             month DATE NOT NULL,              -- first day of the month named in the title
@@ -64,15 +69,16 @@ TABLES = {
             skipped INTEGER NOT NULL,         -- top-level comments deleted or dead
             complete BOOLEAN NOT NULL,        -- fetched after its month ended: never refetched
             fetched_at TIMESTAMP NOT NULL,    -- UTC, when its item tree was read
-            fetched_by_snapshot BIGINT NOT NULL,
-            raw_file VARCHAR
+            raw_file VARCHAR NOT NULL,        -- items/<id>.json in that snapshot's raw folder
+            item_sha256 VARCHAR NOT NULL      -- of the item payload: identical = same version
         )""",
     "raw_jobs_hn__postings": """
         CREATE TABLE IF NOT EXISTS raw_jobs_hn__postings (
-            snapshot_id BIGINT NOT NULL,
+            snapshot_id BIGINT NOT NULL,      -- the snapshot that first stored this text
             thread_id BIGINT NOT NULL,
             month DATE NOT NULL,
             comment_id BIGINT NOT NULL,
+            text_sha256 VARCHAR NOT NULL,     -- stored once per (comment_id, text_sha256)
             author VARCHAR,
             created_at TIMESTAMP,             -- UTC; null when the copy has no time
             text VARCHAR NOT NULL,            -- the HTML as served, so rules can be re-applied
@@ -81,7 +87,35 @@ TABLES = {
             jax BOOLEAN NOT NULL,
             keras BOOLEAN NOT NULL
         )""",
+    "raw_jobs_hn__thread_postings": """
+        CREATE TABLE IF NOT EXISTS raw_jobs_hn__thread_postings (
+            snapshot_id BIGINT NOT NULL,      -- the thread version (its fetching snapshot)
+            thread_id BIGINT NOT NULL,
+            comment_id BIGINT NOT NULL,
+            text_sha256 VARCHAR NOT NULL
+        )""",
+    "raw_jobs_hn__snapshot_threads": """
+        CREATE TABLE IF NOT EXISTS raw_jobs_hn__snapshot_threads (
+            snapshot_id BIGINT NOT NULL,      -- the snapshot made of these thread versions
+            thread_id BIGINT NOT NULL,
+            version BIGINT NOT NULL           -- snapshot_id of the thread version used
+        )""",
 }
+MACROS = """
+CREATE OR REPLACE MACRO jobs_hn_threads(s) AS TABLE
+    SELECT m.snapshot_id, t.* EXCLUDE (snapshot_id), t.snapshot_id AS fetched_by_snapshot
+    FROM raw_jobs_hn__snapshot_threads m
+    JOIN raw_jobs_hn__threads t ON t.snapshot_id = m.version AND t.thread_id = m.thread_id
+    WHERE m.snapshot_id = s;
+CREATE OR REPLACE MACRO jobs_hn_postings(s) AS TABLE
+    SELECT m.snapshot_id, p.* EXCLUDE (snapshot_id), p.snapshot_id AS stored_by_snapshot
+    FROM raw_jobs_hn__snapshot_threads m
+    JOIN raw_jobs_hn__thread_postings tp ON tp.snapshot_id = m.version
+         AND tp.thread_id = m.thread_id
+    JOIN raw_jobs_hn__postings p ON p.comment_id = tp.comment_id
+         AND p.text_sha256 = tp.text_sha256
+    WHERE m.snapshot_id = s;
+"""
 
 
 @dataclass
@@ -145,18 +179,16 @@ def list_threads(ctx: CollectContext) -> tuple[list[Thread], dict[int, str]]:
     found: dict[int, Thread] = {}
     files: dict[int, str] = {}
     if local is not None and not (local / "search_by_date").is_dir():
-        for path in sorted(local.glob("*.json")) + sorted(local.glob("items/*.json")):
-            if path.name.startswith("_"):
-                continue
+        for path in _local_items(local):
             payload = ctx.origin.parse_json(ctx.origin.get(str(path.relative_to(local))))
             if isinstance(payload, dict) and payload.get("type", "story") == "story":
                 for thread in parse_listing(ctx, {"hits": [{
                         "objectID": payload.get("id"), "title": payload.get("title")}]},
                         str(path))[0]:
-                    found[thread.thread_id] = thread
+                    found[thread.thread_id] = thread  # a later copy of a thread wins
                     files[thread.thread_id] = str(path.relative_to(local))
         return sorted(found.values(), key=lambda t: (t.month, t.thread_id), reverse=True), files
-    per_page = int(ctx.settings.source_option(NAME, "hits_per_page") or DEFAULT_HITS_PER_PAGE)
+    per_page = ctx.settings.source_option(NAME, "hits_per_page", DEFAULT_HITS_PER_PAGE, int)
     page = 0
     while True:
         if local is not None:
@@ -224,71 +256,44 @@ def parse_thread(ctx: CollectContext, payload: Any, thread: Thread) -> tuple[lis
         author = child.get("author")
         rows.append({
             "thread_id": thread.thread_id, "month": thread.month, "comment_id": comment_id,
+            "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
             "author": author if isinstance(author, str) else None,
             "created_at": _timestamp(child), "text": text, **match_frameworks(text),
         })
     return rows, skipped
 
 
-def _previous_threads(ctx: CollectContext) -> dict[int, dict]:
+def _local_items(local: Path) -> list[Path]:
+    """Item files of a local folder: plain `*.json`, `items/*.json`, and the items kept in
+    the snapshot folders of `data/raw/jobs_hn` (older folders first, so newer copies win)."""
+    def order(path: Path) -> tuple[int, str]:
+        match = SNAPSHOT_FOLDER.search(path.parent.parent.name)
+        return (int(match[1]) if match else 0, str(path))
+
+    kept = sorted(local.glob("*/items/*.json"), key=order)
+    plain = sorted(local.glob("*.json")) + sorted(local.glob("items/*.json"))
+    return [p for p in plain + kept if not p.name.startswith("_")]
+
+
+@dataclass
+class Version:
+    """A stored thread version: what a snapshot references instead of copying."""
+
+    snapshot_id: int
+    complete: bool
+    item_sha256: str
+    raw_file: str
+    month: date
+
+
+def _members(ctx: CollectContext) -> dict[int, Version]:
+    """The thread versions the current snapshot is made of, by thread id."""
     if ctx.previous_snapshot_id is None:
         return {}
-    cur = ctx.con.execute(
-        "SELECT * EXCLUDE (snapshot_id) FROM raw_jobs_hn__threads WHERE snapshot_id = ?",
-        [ctx.previous_snapshot_id])
-    cols = [d[0] for d in cur.description]
-    return {row[0]: dict(zip(cols, row, strict=True)) for row in cur.fetchall()}
-
-
-def _previous_raw(ctx: CollectContext) -> tuple[Path | None, dict[str, dict]]:
-    """The previous snapshot's raw folder and its files by path (for hard-linking payloads)."""
-    if ctx.previous_snapshot_id is None:
-        return None, {}
-    row = ctx.con.execute("SELECT raw_dir FROM snapshots WHERE snapshot_id = ?",
-                          [ctx.previous_snapshot_id]).fetchall()[0]
-    folder = Path(row[0]) if row and row[0] else None
-    sidecar = folder / "_snapshot.json" if folder else None
-    if sidecar is None or not sidecar.is_file():
-        return folder, {}
-    try:
-        files = json.loads(sidecar.read_text()).get("files", [])
-    except (OSError, json.JSONDecodeError):
-        return folder, {}
-    return folder, {f["path"]: f for f in files if isinstance(f, dict) and "path" in f}
-
-
-def _carry_raw(ctx: CollectContext, folder: Path | None, files: dict[str, dict],
-               rel: str | None) -> bool:
-    """Hard-link (or copy) a payload kept by the previous snapshot into this one's folder."""
-    if not rel or folder is None or rel not in files or not (folder / rel).is_file():
-        return False
-    target = ctx.raw_path(rel)
-    try:
-        os.link(folder / rel, target)
-    except OSError:
-        target.write_bytes((folder / rel).read_bytes())
-    info = files[rel]
-    ctx.record_raw(rel, info.get("url", ""), info.get("sha256", ""), int(info.get("bytes", 0)))
-    return True
-
-
-def _carry_rows(ctx: CollectContext, thread_ids: list[int], complete: dict[int, bool]) \
-        -> Iterator[tuple[str, pa.Table]]:
-    """Rows of threads not refetched, read from the current snapshot and yielded again."""
-    for start in range(0, len(thread_ids), 20):
-        chunk = thread_ids[start:start + 20]
-        threads = ctx.con.sql(
-            "SELECT * EXCLUDE (snapshot_id) FROM raw_jobs_hn__threads "
-            "WHERE snapshot_id = ? AND list_contains(?, thread_id)",
-            params=[ctx.previous_snapshot_id, chunk]).to_arrow_table()
-        flags = [complete[t] for t in threads.column("thread_id").to_pylist()]
-        index = threads.schema.get_field_index("complete")
-        threads = threads.set_column(index, "complete", pa.array(flags, pa.bool_()))
-        yield "raw_jobs_hn__threads", threads
-        yield "raw_jobs_hn__postings", ctx.con.sql(
-            "SELECT * EXCLUDE (snapshot_id) FROM raw_jobs_hn__postings "
-            "WHERE snapshot_id = ? AND list_contains(?, thread_id)",
-            params=[ctx.previous_snapshot_id, chunk]).to_arrow_table()
+    rows = ctx.con.execute(
+        "SELECT thread_id, fetched_by_snapshot, complete, item_sha256, raw_file, month "
+        "FROM jobs_hn_threads(?)", [ctx.previous_snapshot_id]).fetchall()
+    return {r[0]: Version(*r[1:]) for r in rows}
 
 
 def _fetch_item(ctx: CollectContext, thread: Thread, local_files: dict[int, str]) \
@@ -307,6 +312,34 @@ def _fetch_item(ctx: CollectContext, thread: Thread, local_files: dict[int, str]
     return ctx.origin.parse_json(fetched), fetched.url, fetched.content
 
 
+def _due(ctx: CollectContext, listing: list[Thread], members: dict[int, Version]) -> list[Thread]:
+    """Threads to fetch: every one from a local folder (cheap, and the only way to see a
+    change), else those never stored or stored while their month was still open."""
+    if ctx.origin.local is not None:
+        return list(listing)
+    return [t for t in listing if t.thread_id not in members
+            or not members[t.thread_id].complete]
+
+
+def check_months(ctx: CollectContext, months: list[date]) -> None:
+    """No month may be missing between the first and the last thread of a snapshot."""
+    if not months:
+        return
+    have = set(months)
+    first, last = min(have), max(have)
+    gaps, month = [], first
+    while month < last:
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        if month not in have:
+            gaps.append(f"{month:%Y-%m}")
+    if gaps:
+        raise ctx.fail(
+            f"incomplete: no thread for {', '.join(gaps[:6])}{' ...' if len(gaps) > 6 else ''} "
+            f"between {first:%Y-%m} and {last:%Y-%m}",
+            "the listing or a thread fetch is missing months; check the upstream (a local "
+            "copy must hold every month); the previous snapshot stays current")
+
+
 def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
     listing, local_files = list_threads(ctx)
     if not listing:
@@ -314,32 +347,18 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
                        "check ADOPTION_JOBS_HN_URL points at the Algolia API (…/api/v1)")
     today = utcnow().date().replace(day=1)
     newest = listing[0].month
-    previous = _previous_threads(ctx)
-    folder, prev_files = _previous_raw(ctx)
-    to_fetch, carry = [], {}
-    for thread in listing:
-        is_open = thread.month >= min(newest, today)
-        stored = previous.get(thread.thread_id)
-        if ctx.origin.local is not None or stored is None:
-            to_fetch.append(thread)
-        elif stored["complete"] or (thread.num_comments is not None
-                                    and stored["num_comments"] == thread.num_comments):
-            carry[thread.thread_id] = bool(stored["complete"]) or not is_open
-        else:
-            to_fetch.append(thread)
-    listed = {t.thread_id for t in listing}
-    vanished = [tid for tid in previous if tid not in listed]
-    for tid in vanished:  # gone from the listing: keep what we had (nothing is lost)
-        carry[tid] = bool(previous[tid]["complete"])
-    if (not to_fetch and not vanished and not ctx.options.get("force")
-            and all(carry[tid] == bool(previous[tid]["complete"]) for tid in carry)):
-        raise Unchanged(f"no new or changed thread among the {len(listing)} listed; "
+    members = _members(ctx)
+    to_fetch = _due(ctx, listing, members)
+    if not to_fetch and ctx.may_skip and set(members) >= {t.thread_id for t in listing}:
+        raise Unchanged(f"no new or open thread among the {len(listing)} listed; "
                         f"snapshot {ctx.previous_snapshot_id} stays current")
     limit = ctx.options.get("limit")
     if limit is not None and len(to_fetch) > limit:  # --limit N: the N newest threads due
         to_fetch = to_fetch[:limit]
         ctx.partial = True
-    missing = []
+    use = {tid: version.snapshot_id for tid, version in members.items()}  # kept unless refetched
+    new_versions, missing = [], []
+    threads, postings, links = [], [], []
     progress = None
     if ctx.show_progress:
         from tqdm import tqdm
@@ -351,43 +370,67 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
             progress.update()
         if item is None:
             missing.append(f"{thread.thread_id} ({thread.month:%Y-%m})")
-            if thread.thread_id in previous:
-                carry[thread.thread_id] = bool(previous[thread.thread_id]["complete"])
             ctx.log.warning("%s: thread %s (%s) is not found upstream (404); %s", NAME,
                             thread.thread_id, f"{thread.month:%B %Y}",
-                            "keeping its stored rows" if thread.thread_id in previous
+                            "keeping its stored rows" if thread.thread_id in members
                             else "skipped this time, retried on the next refresh")
             continue
         payload, url, content = item
+        sha = hashlib.sha256(content).hexdigest()
+        stored = members.get(thread.thread_id)
+        if stored is not None and stored.item_sha256 == sha:
+            continue  # byte-identical: the stored version stands
         rows, skipped = parse_thread(ctx, payload, thread)
         rel = f"items/{thread.thread_id}.json"
         ctx.save_raw(rel, content, url)
-        yield "raw_jobs_hn__threads", [{
+        use[thread.thread_id] = ctx.snapshot_id
+        new_versions.append(thread.thread_id)
+        threads.append({
             "thread_id": thread.thread_id, "title": thread.title, "month": thread.month,
             "num_comments": thread.num_comments, "postings": len(rows), "skipped": skipped,
             "complete": thread.month < min(newest, today), "fetched_at": utcnow(),
-            "fetched_by_snapshot": ctx.snapshot_id, "raw_file": rel,
-        }]
-        if rows:
-            yield "raw_jobs_hn__postings", rows
+            "raw_file": rel, "item_sha256": sha})
+        known = _stored_texts(ctx, thread.thread_id)
+        links += [{k: r[k] for k in ("thread_id", "comment_id", "text_sha256")} for r in rows]
+        postings += [r for r in rows if (r["comment_id"], r["text_sha256"]) not in known]
     if progress is not None:
         progress.close()
-    carried = sorted(carry)
-    no_raw = [tid for tid in carried
-              if not _carry_raw(ctx, folder, prev_files, previous[tid].get("raw_file"))]
-    if no_raw:  # e.g. data/raw was cleaned: the rows (with text) are still carried
-        ctx.parameters["carried_without_raw_file"] = no_raw
-    yield from _carry_rows(ctx, carried, carry)
+    months = {t.thread_id: t.month for t in listing} | {
+        tid: v.month for tid, v in members.items()}
+    check_months(ctx, [months[tid] for tid in use])
+    if not new_versions and set(use) == set(members) and ctx.may_skip:
+        raise Unchanged(f"no thread changed among the {len(listing)} listed; "
+                        f"snapshot {ctx.previous_snapshot_id} stays current")
+    for tid, version in sorted(use.items()):
+        if version != ctx.snapshot_id:
+            stored = members[tid]
+            ctx.record_raw(stored.raw_file, "", stored.item_sha256, None, kept_in=version)
+    ctx.stop_if_unchanged()
+    yield "raw_jobs_hn__threads", threads
+    yield "raw_jobs_hn__thread_postings", links
+    yield "raw_jobs_hn__postings", postings
+    yield "raw_jobs_hn__snapshot_threads", [
+        {"thread_id": tid, "version": version} for tid, version in sorted(use.items())]
+    ctx.row_count = ctx.con.execute("SELECT count(*) FROM jobs_hn_postings(?)",
+                                    [ctx.snapshot_id]).fetchall()[0][0]
     ctx.parameters.update({
-        "threads_listed": len(listing), "threads_fetched": len(to_fetch) - len(missing),
-        "threads_carried": len(carried), "newest_month": f"{newest:%Y-%m}",
-        "rules": "pipeline.analysis.jobs.match_frameworks",
+        "threads_listed": len(listing), "threads_fetched": len(new_versions),
+        "threads_reused": len(use) - len(new_versions), "newest_month": f"{newest:%Y-%m}",
+        "postings_stored": len(postings), "rules": "pipeline.analysis.jobs.match_frameworks",
         "frameworks": list(FRAMEWORKS),
     })
     if missing:
         ctx.parameters["threads_not_found"] = missing
-    if vanished:
-        ctx.parameters["threads_not_in_listing"] = vanished
+    gone = sorted(set(members) - {t.thread_id for t in listing})
+    if gone:
+        ctx.parameters["threads_not_in_listing"] = gone  # kept: nothing is lost
+
+
+def _stored_texts(ctx: CollectContext, thread_id: int) -> set[tuple[int, str]]:
+    """(comment id, text sha256) of every posting text of the thread already stored."""
+    return set(ctx.con.execute(
+        "SELECT comment_id, text_sha256 FROM raw_jobs_hn__postings WHERE thread_id = ?",
+        [thread_id]).fetchall())
 
 
 SOURCE = Source(
@@ -398,4 +441,7 @@ SOURCE = Source(
     tables=TABLES,
     primary_table="raw_jobs_hn__postings",
     collect=collect,
+    limit_unit="threads (the newest due)",
+    macros=MACROS,
+    options={"hits_per_page": int},
 )

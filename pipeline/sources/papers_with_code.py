@@ -43,12 +43,10 @@ import duckdb
 import pyarrow as pa
 import requests
 
-from pipeline.collect import file_sha256
 from pipeline.config import secret
-from pipeline.errors import Unchanged
 from pipeline.http import Origin
-from pipeline.sources import CollectContext, Source
-from pipeline.store import utcnow
+from pipeline.source import CollectContext, Source, file_sha256
+from pipeline.store import fetch_one, utcnow
 
 NAME = "papers_with_code"
 DEFAULT_URL = "https://huggingface.co"
@@ -364,19 +362,6 @@ def read_parquet(ctx: CollectContext, path: Path, rel: str, columns: tuple[Colum
         reader.close()
 
 
-def check_unchanged(ctx: CollectContext, stats: dict, listed: int) -> None:
-    """Every file reused and identical to the current snapshot's: no new snapshot needed
-    (unless --force, a --limit run, or GitHub enrichment may have new dates to add)."""
-    if (stats["reused"] != listed or ctx.partial or ctx.options.get("force")
-            or ctx.previous_snapshot_id is None or secret("GITHUB_TOKEN")):
-        return
-    current = ctx.con.execute("SELECT sha256 FROM snapshots WHERE snapshot_id = ?",
-                              [ctx.previous_snapshot_id]).fetchall()[0][0]
-    if current == ctx.manifest_sha256():
-        raise Unchanged(f"all {listed} archive files unchanged (same sha256); "
-                        f"snapshot {ctx.previous_snapshot_id} stays current")
-
-
 def collect(ctx: CollectContext) -> Iterator[tuple[str, pa.Table]]:
     limit = ctx.options.get("limit")
     ctx.partial = limit is not None
@@ -394,7 +379,9 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, pa.Table]]:
         listed.extend((f, table, columns) for f in files)
     paths = [(fetch_file(ctx, remote, previous, stats), remote, table, columns)
              for remote, table, columns in listed]
-    check_unchanged(ctx, stats, len(listed))
+    _carry_github_raw(ctx)
+    if not secret("GITHUB_TOKEN"):  # with a token, new creation dates may still come in
+        ctx.stop_if_unchanged()
     ctx.parameters.update({"revision": _revision(ctx), "limit_rows_per_table": limit,
                            "files_downloaded": stats["downloaded"],
                            "files_reused": stats["reused"], "files_copied": stats["copied"],
@@ -402,6 +389,7 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, pa.Table]]:
                            "files": stats["files"]})
     remaining = {table: limit for _, table, _ in DATASETS}
     dates = DateCheck()
+    loaded = set()
     for path, remote, table, columns in paths:
         left = remaining[table]
         if left is not None and left <= 0:
@@ -412,6 +400,12 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, pa.Table]]:
             if "date_raw" in batch.column_names:
                 dates.add(batch)
             yield table, batch
+        loaded.add(remote.rel)
+    not_loaded = [remote.rel for _, remote, _, _ in paths if remote.rel not in loaded]
+    if not_loaded and not ctx.partial:
+        raise ctx.fail(f"incomplete: {len(not_loaded)} listed archive file(s) not loaded "
+                       f"({', '.join(not_loaded[:3])})", "retry; the previous snapshot stays "
+                       "current")
     dates.check(ctx)
     links = [path for path, _, table, _ in paths if table == "raw_papers_with_code__links"]
     yield from github_created(ctx, links)
@@ -496,7 +490,7 @@ def github_created(ctx: CollectContext, link_files: list[Path]) -> Iterator[tupl
     finally:
         reader.close()
     missing = [r for r in wanted if r not in cached and _valid_repo(r)]
-    limit = int(ctx.settings.source_option(NAME, "github_max", "50000") or 50000)
+    limit = ctx.settings.source_option(NAME, "github_max", 50000, int)
     info |= {"linked_repos": len(wanted), "to_fetch": len(missing), "max_per_run": limit}
     todo = missing[:limit]
     base = ctx.settings.source_option(NAME, "github_url", GITHUB_DEFAULT_URL)
@@ -506,13 +500,15 @@ def github_created(ctx: CollectContext, link_files: list[Path]) -> Iterator[tupl
     for start in range(0, len(todo), GITHUB_BATCH):
         batch = todo[start:start + GITHUB_BATCH]
         try:
-            rows, remaining = _github_batch(github, token, batch)
+            rows, remaining, content = _github_batch(github, token, batch)
         except GitHubStop as stop:
             info["status"] = f"stopped: {stop}"
             ctx.log.warning("%s: GitHub creation dates %s; %d repositories left for the next "
                             "refresh", NAME, stop, len(todo) - start)
             break
         fetched += len(rows)
+        ctx.save_raw(f"github/graphql-{ctx.snapshot_id}-{start // GITHUB_BATCH:05d}.json",
+                     content, github.url("graphql"))
         yield GITHUB_TABLE, rows
         if remaining is not None and remaining < 2:
             info["status"] = "stopped: rate limit used up"
@@ -521,6 +517,24 @@ def github_created(ctx: CollectContext, link_files: list[Path]) -> Iterator[tupl
             break
     info["fetched"] = fetched
     info["left"] = len(missing) - fetched
+
+
+def _carry_github_raw(ctx: CollectContext) -> None:
+    """The GraphQL responses behind the creation dates carried over from the current snapshot
+    are part of this snapshot's payloads too (kept in the folder that fetched them)."""
+    if ctx.previous_snapshot_id is None:
+        return
+    raw_dir = fetch_one(ctx.con, "SELECT raw_dir FROM snapshots WHERE snapshot_id = ?",
+                        [ctx.previous_snapshot_id])[0]
+    try:
+        files = json.loads((Path(raw_dir) / "_snapshot.json").read_text())["files"]
+    except (OSError, TypeError, ValueError, KeyError):
+        return
+    for entry in files:
+        if str(entry.get("path", "")).startswith("github/"):
+            ctx.record_raw(entry["path"], entry.get("url", ""), entry["sha256"],
+                           entry.get("bytes"), kept_in=entry.get("kept_in")
+                           or ctx.previous_snapshot_id)
 
 
 def _valid_repo(repo: str) -> bool:
@@ -532,14 +546,15 @@ class GitHubStop(Exception):
     """The enrichment cannot go on in this run (rate limit, bad token, outage)."""
 
 
-def _github_batch(github: Origin, token: str, repos: list[str]) -> tuple[list[dict], int | None]:
-    """Creation dates of up to 100 repositories in one GraphQL query."""
+def _github_batch(github: Origin, token: str,
+                  repos: list[str]) -> tuple[list[dict], int | None, bytes]:
+    """Creation dates of up to 100 repositories in one GraphQL query (and the response)."""
     fields = " ".join(
         f'r{i}: repository(owner: "{r.split("/")[0]}", name: "{r.split("/")[1]}") '
         "{ createdAt }" for i, r in enumerate(repos))
     query = "query { rateLimit { remaining resetAt } " + fields + " }"
     url = github.url("graphql")
-    payload = None
+    payload, content = None, b""
     for attempt in range(2):
         try:
             response = github.session.post(
@@ -557,6 +572,7 @@ def _github_batch(github: Origin, token: str, repos: list[str]) -> tuple[list[di
             raise GitHubStop(f"HTTP {response.status_code}")
         try:
             payload = response.json()
+            content = response.content
         except ValueError:
             raise GitHubStop("malformed JSON response") from None
         break
@@ -582,7 +598,7 @@ def _github_batch(github: Origin, token: str, repos: list[str]) -> tuple[list[di
                      "fetched_at": now})
     limit = data.get("rateLimit")
     remaining = limit.get("remaining") if isinstance(limit, dict) else None
-    return rows, remaining if isinstance(remaining, int) else None
+    return rows, remaining if isinstance(remaining, int) else None, content
 
 
 SOURCE = Source(
@@ -593,4 +609,6 @@ SOURCE = Source(
     tables=TABLES,
     primary_table="raw_papers_with_code__links",
     collect=collect,
+    limit_unit="rows per table",
+    options={"revision": str, "github_url": str, "github_max": int},
 )

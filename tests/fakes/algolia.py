@@ -6,7 +6,8 @@ worked out by hand (HAND_COUNTS), plus the other stories `whoishiring` posts ("W
 be hired?", "Freelancer?"), which the source must ignore. The `search_by_date` listing is built
 from all of them, newest first, paginated like Algolia (page, nbPages, hitsPerPage, nbHits).
 
-    with AlgoliaServer() as server:            # mirror + hand-written threads
+    with AlgoliaServer() as server:            # the hand-written threads
+    with AlgoliaServer(mirror=HN_MIRROR) as s: # the mirror's real months
         server.base_url                       # -> http://127.0.0.1:PORT/api/v1
         server.add_comment(thread_id, "We use PyTorch")   # the open month grows
         server.add_thread("Ask HN: Who is hiring? (June 2026)", [comment(...)])
@@ -122,7 +123,9 @@ class AlgoliaServer(FakeServer):
             for path in sorted(Path(mirror).glob("*.json")):
                 content = path.read_bytes()  # served verbatim, as the real API would
                 self._register(json.loads(content), content)
-        for item in (hand_threads() if threads is None else threads):
+        if threads is None:  # the hand-written months alone, unless a mirror is served
+            threads = [] if mirror is not None else hand_threads()
+        for item in threads:
             self.add_item(item)
         if others:
             for item in other_stories():

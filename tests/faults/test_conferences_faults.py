@@ -6,6 +6,7 @@ the source and the cause, the previous snapshot still current and unchanged, no 
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import time
@@ -32,7 +33,7 @@ def assert_kept(env, good):
 
 def test_500_once_is_retried(cli, env, conference_server, good):
     conference_server.fault(r"/data\.csv$", "500", times=1)
-    result = cli("collect", SOURCE)
+    result = cli("collect", SOURCE, "--force")
     assert result.rc == 0, result.err
     assert current_state(env.db_path, SOURCE)[0] != good[0]
     assert len(conference_server.requests_to(r"/data\.csv$")) == 3  # good run + 500 + retry
@@ -80,7 +81,8 @@ def test_malformed_json(cli, env, conference_server, good):
     conference_server.fault(r"/data/iclr_2019\.json$", "malformed", times=None)
     result = cli("collect", SOURCE)
     assert result.rc == 1
-    assert_one_line_error(result.err, SOURCE, "malformed JSON", "iclr_2019.json")
+    # pinned data: a damaged payload is caught by the manifest checksum before parsing
+    assert_one_line_error(result.err, SOURCE, "iclr_2019.json", "differs from the pinned")
     assert_kept(env, good)
 
 
@@ -92,15 +94,56 @@ def test_missing_file_404(cli, env, conference_server, good):
     assert_kept(env, good)
 
 
-@pytest.fixture
-def editable_copy(conference_mirror, tmp_path, monkeypatch):
-    """A scratch copy of the mirror (in tmp, never the repo) to drift the schema of."""
+def scratch_copy(conference_mirror, tmp_path, monkeypatch):
     copy = tmp_path / "copy"
     shutil.copytree(conference_mirror, copy)
     for path in copy.rglob("*"):
         path.chmod(0o644 if path.is_file() else 0o755)
     monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(copy))
     return copy
+
+
+@pytest.fixture
+def pinned_copy(conference_mirror, tmp_path, monkeypatch):
+    """A scratch copy of the mirror (in tmp, never the repo): the pinned commit's data."""
+    return scratch_copy(conference_mirror, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def editable_copy(conference_mirror, tmp_path, monkeypatch):
+    """A scratch copy of another version of the data (its data.csv differs from the pinned
+    one by a blank line), to drift the schema of: read by globbing, parsed strictly."""
+    copy = scratch_copy(conference_mirror, tmp_path, monkeypatch)
+    (copy / "data.csv").write_text((copy / "data.csv").read_text() + "\n")
+    return copy
+
+
+def figures(env) -> dict[str, str]:
+    with (env.results_dir / "figures.csv").open() as fh:
+        return {row["figure_id"]: row["value"] for row in csv.DictReader(fh)}
+
+
+def test_missing_paper_file_in_a_pinned_copy_changes_no_figure(cli, env, conference_server,
+                                                                pinned_copy):
+    """Deleting one per-paper file from a copy of the pinned data fails the collection naming
+    the file; the previous snapshot and every promoted figure stay as they were."""
+    assert cli("refresh", "--source", "conferences").rc == 0
+    good, before = current_state(env.db_path, SOURCE), figures(env)
+    (pinned_copy / "data" / "iclr_2019.json").unlink()
+    result = cli("refresh", "--source", "conferences")
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "incomplete", "data/iclr_2019.json")
+    assert_kept(env, good)
+    assert figures(env) == before
+
+
+def test_damaged_file_in_a_pinned_copy_is_refused(cli, env, good, pinned_copy):
+    path = pinned_copy / "data" / "cvpr_2018.json"
+    path.write_bytes(path.read_bytes()[:-100])
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "data/cvpr_2018.json", "differs from the pinned")
+    assert_kept(env, good)
 
 
 def edit_papers(path, change):
