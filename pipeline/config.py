@@ -141,10 +141,13 @@ class Settings:
         values: dict[str, Any] = {}
         for env, (section, key) in ENV_KEYS.items():
             kind = FILE_KEYS[section][key]
+            in_file = cfg.get(section, {}).get(key) if isinstance(cfg.get(section), dict) \
+                else None
+            if in_file is not None:  # checked even when an environment variable overrides it
+                values[key] = convert(in_file, kind, f"[{section}] {key}", False)
+                _check_range(f"[{section}] {key}", values[key], 0, strict=key == "timeout")
             if os.environ.get(env, "").strip():
                 values[key] = convert(os.environ[env], kind, env, from_env=True)
-            elif isinstance(cfg.get(section), dict) and cfg[section].get(key) is not None:
-                values[key] = convert(cfg[section][key], kind, f"[{section}] {key}", False)
         data_dir = Path(values.get("data_dir", PROJECT_ROOT / "data"))
         return cls(
             data_dir=data_dir,
@@ -193,19 +196,25 @@ class Settings:
         return self.source_option(source, "url", default) or default
 
     def check_sources(self, options: dict[str, dict[str, type]]) -> None:
-        """Validate every [sources.*] section against the options each source declares:
-        unknown sources and keys are warned about, values of the wrong kind refused."""
+        """Validate every [sources.*] section and ADOPTION_<SOURCE>_<KEY> variable against the
+        options each source declares: unknown sources and keys are warned about, values of the
+        wrong kind refused (before anything runs)."""
+        for source, keys in options.items():
+            for key, kind in keys.items():
+                env = env_name(source, key)
+                if os.environ.get(env, "").strip():
+                    convert(os.environ[env], kind, env, from_env=True)
         for source in self.file_config.get("sources", {}):
             if source not in options:
                 warn_once(f"{config_path()}: unknown source [sources.{source}] is ignored "
                           f"(known: {', '.join(sorted(options))})")
                 continue
-            for key in self._source_section(source):
+            for key, value in self._source_section(source).items():
                 if key not in options[source]:
                     warn_once(f"{config_path()}: unknown key '{key}' in [sources.{source}] is "
                               f"ignored (known: {', '.join(options[source])})")
-                else:
-                    self.source_option(source, key, kind=options[source][key])
+                else:  # checked even when an environment variable overrides it
+                    convert(value, options[source][key], f"[sources.{source}] {key}", False)
 
 
 def secret(name: str) -> str | None:

@@ -181,13 +181,13 @@ def test_incremental_refresh_fetches_only_what_is_new(cli, env, hand_server):
     assert [r.path for r in hand_server.requests[before:]] == [
         "/api/v1/search_by_date", f"/api/v1/items/{december}"]
 
-    # a new month appears: only it is fetched; December (unchanged) is now finished
+    # a new month appears: it is fetched, and December (now ended) once more, as final
     january = hand_server.add_thread("Ask HN: Who is hiring? (January 2022)",
                                   [comment("Mu | JAX researcher")])["id"]
     before = len(hand_server.requests)
     assert cli("collect", "jobs_hn").rc == 0
     assert [r.path for r in hand_server.requests[before:]] == [
-        "/api/v1/search_by_date", f"/api/v1/items/{january}"]
+        "/api/v1/search_by_date", f"/api/v1/items/{january}", f"/api/v1/items/{december}"]
 
     # a late posting in a finished month is not fetched again
     hand_server.add_comment(december, "Nu | late post")
@@ -197,19 +197,30 @@ def test_incremental_refresh_fetches_only_what_is_new(cli, env, hand_server):
 
     con = db(env)
     per_snapshot = con.execute(
-        "SELECT snapshot_id, count(*), count(DISTINCT comment_id) FROM raw_jobs_hn__postings "
-        "GROUP BY 1 ORDER BY 1").fetchall()
-    # every snapshot is complete: 10, 11 (new Dec post), 12 (+ January); the two refreshes
-    # with nothing new stored no copy
-    assert [(n, d) for _, n, d in per_snapshot] == [(10, 10), (11, 11), (12, 12)]
+        "SELECT s.snapshot_id, (SELECT count(*) FROM jobs_hn_postings(s.snapshot_id)) "
+        "FROM snapshots s WHERE status = 'ok' ORDER BY 1").fetchall()
+    # every snapshot is complete: 10, 11 (new Dec post), 12 (+ January); the refreshes with
+    # nothing new stored none
+    assert [n for _, n in per_snapshot] == [10, 11, 12]
+    # ... yet each posting text is stored once, and each snapshot lists what it is made of
+    assert con.execute("SELECT count(*), count(DISTINCT (comment_id, text_sha256)) "
+                       "FROM raw_jobs_hn__postings").fetchall() == [(12, 12)]
     complete = dict(con.execute(
-        "SELECT strftime(month, '%Y-%m'), complete FROM raw_jobs_hn__threads "
-        "WHERE snapshot_id = current_snapshot('jobs_hn')").fetchall())
+        "SELECT strftime(month, '%Y-%m'), complete "
+        "FROM jobs_hn_threads(current_snapshot('jobs_hn'))").fetchall())
     assert complete == {"2021-11": True, "2021-12": True, "2022-01": False}
-    # the day's raw folder is complete too (carried payloads linked in), so it can be reloaded
-    day = next(p for p in (env.raw_dir / "jobs_hn").iterdir() if not p.name.startswith("."))
-    assert {p.name for p in (day / "items").iterdir()} == {
-        f"{i}.json" for i in (december, january, hand_server.thread_id("November 2021"))}
+    # each snapshot's own folder holds what it fetched; its sidecar lists the rest by folder
+    folders = sorted((env.raw_dir / "jobs_hn").iterdir(), key=lambda p: int(p.name.rsplit("-")[-1]))
+    last = json.loads((folders[-1] / "_snapshot.json").read_text())
+    own = {f["path"] for f in last["files"] if "kept_in" not in f}
+    kept = {f["path"]: f["kept_in"] for f in last["files"] if "kept_in" in f}
+    assert own == {"search_by_date/page-0.json", f"items/{january}.json",
+                   f"items/{december}.json"}
+    november = hand_server.thread_id("November 2021")
+    assert set(kept) == {f"items/{november}.json"}
+    assert (env.raw_dir / "jobs_hn" / next(p.name for p in folders
+                                           if p.name.endswith(f"-{kept[f'items/{november}.json']}"))
+            / f"items/{november}.json").is_file()
 
 
 def test_pagination_follows_nb_pages(cli, env, hand_server, monkeypatch):
@@ -234,19 +245,28 @@ def test_limit_makes_a_partial_snapshot(cli, env, hand_server):
 
 def test_raw_folder_and_local_mirror_reload_without_network(cli, env, hand_server,
                                                             monkeypatch):
+    """data/raw/jobs_hn (every kept item) and a plain folder of items work as sources."""
     assert cli("collect", "jobs_hn").rc == 0
-    day = next((env.raw_dir / "jobs_hn").iterdir())
     hand_server.stop()
-    monkeypatch.setenv("ADOPTION_JOBS_HN_URL", str(day))
-    assert cli("collect", "jobs_hn").rc == 0
-    monkeypatch.setenv("ADOPTION_JOBS_HN_URL", HN_MIRROR.as_uri())
-    assert cli("collect", "jobs_hn", "--accept-drop").rc == 0
+    monkeypatch.setenv("ADOPTION_JOBS_HN_URL", str(env.raw_dir / "jobs_hn"))
+    again = cli("collect", "jobs_hn")
+    assert again.rc == 0 and "jobs_hn: unchanged" in again.err  # the very same items
+    assert cli("collect", "jobs_hn", "--force").rc == 0
     con = db(env)
-    rows = con.execute("SELECT snapshot_id, count(*) FROM raw_jobs_hn__postings "
-                       "GROUP BY 1 ORDER BY 1").fetchall()
-    assert [n for _, n in rows][:2] == [10, 10]
-    # the mirror folder adds its five months to the two stored ones (carried, never lost)
-    assert rows[2][1] == 10 + sum(MIRROR_POSTINGS.values())
+    rows = con.execute("SELECT s.snapshot_id, (SELECT count(*) FROM jobs_hn_postings("
+                       "s.snapshot_id)) FROM snapshots s WHERE status = 'ok' ORDER BY 1"
+                       ).fetchall()
+    assert [n for _, n in rows] == [10, 10]
+    assert con.execute("SELECT count(*) FROM raw_jobs_hn__postings").fetchall() == [(10,)]
+    con.close()
+    # a folder of item files given as a file:// URL (the shared mirror's five months)
+    monkeypatch.setenv("ADOPTION_DATA_DIR", str(env.data_dir.parent / "mirror-data"))
+    monkeypatch.setenv("ADOPTION_JOBS_HN_URL", HN_MIRROR.as_uri())
+    assert cli("collect", "jobs_hn").rc == 0
+    con = duckdb.connect(str(env.data_dir.parent / "mirror-data" / "adoption.duckdb"),
+                         read_only=True)
+    assert con.execute("SELECT count(*) FROM jobs_hn_postings(current_snapshot('jobs_hn'))"
+                       ).fetchall() == [(sum(MIRROR_POSTINGS.values()),)]
 
 
 def test_changed_rules_are_reapplied_from_stored_text(cli, env, hand_server, monkeypatch):

@@ -156,11 +156,12 @@ def test_unchanged_files_are_not_downloaded_again(cli, env, hub):
     assert cli("collect", SOURCE).rc == 0
     assert len(hub.requests_to(r"/resolve/")) == 3
     result = cli("collect", SOURCE)
-    assert result.rc == 0 and "unchanged: all 3 archive files unchanged" in result.err
+    assert result.rc == 0 and "unchanged: same raw payloads as snapshot 1" in result.err
     assert len(hub.requests_to(r"/resolve/")) == 3  # only the two tree listings were asked
     assert len(hub.requests_to(r"/tree/")) == 4
     con = connect(env.db_path, read_only=True)
-    assert con.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 1  # no copy stored
+    assert con.execute("SELECT list(status ORDER BY snapshot_id) FROM snapshots").fetchall() \
+        == [(["ok", "unchanged"],)]  # no copy stored
     con.close()
     assert cli("collect", SOURCE, "--force").rc == 0  # forced: a new snapshot, files reused
     assert len(hub.requests_to(r"/resolve/")) == 3
@@ -169,8 +170,9 @@ def test_unchanged_files_are_not_downloaded_again(cli, env, hub):
         "SELECT parameters FROM snapshots ORDER BY snapshot_id DESC LIMIT 1").fetchone()[0])
     con.close()
     assert params["files_reused"] == 3 and params["files_downloaded"] == 0
-    day_dir = next(p for p in (env.raw_dir / SOURCE).iterdir() if not p.name.startswith("."))
-    links = day_dir / pwc.LINKS_REPO / pwc.LINKS_FILE
+    forced = env.raw_dir / SOURCE / next(p.name for p in (env.raw_dir / SOURCE).iterdir()
+                                         if p.name.endswith("-3"))
+    links = forced / pwc.LINKS_REPO / pwc.LINKS_FILE
     assert links.read_bytes() == hub.files[(pwc.LINKS_REPO, pwc.LINKS_FILE)]
     # one changed file: only that one is fetched
     extra = pwc.LINKS + [("p9-last", "https://github.com/r/new", "jax", True)]
@@ -178,9 +180,10 @@ def test_unchanged_files_are_not_downloaded_again(cli, env, hub):
     assert cli("collect", SOURCE).rc == 0
     assert [r.path.rsplit("/", 1)[-1] for r in hub.requests_to(r"/resolve/")][3:] == \
         ["train-00000-of-00001.parquet"]
-    assert links.read_bytes() == hub.files[(pwc.LINKS_REPO, pwc.LINKS_FILE)]
+    assert links.read_bytes() != hub.files[(pwc.LINKS_REPO, pwc.LINKS_FILE)]  # never rewritten
     con = connect(env.db_path, read_only=True)
-    rows = con.execute("SELECT row_count FROM snapshots ORDER BY snapshot_id").fetchall()
+    rows = con.execute("SELECT row_count FROM snapshots WHERE status = 'ok' "
+                       "ORDER BY snapshot_id").fetchall()
     con.close()
     assert rows == [(23,), (23,), (24,)]
 
@@ -298,18 +301,23 @@ def test_github_creation_dates_give_the_articles_attribution(cli, env, hub, gith
 
 def test_github_dates_are_cached_and_only_new_repos_are_asked(cli, env, hub, github):
     assert cli("collect", SOURCE).rc == 0
-    assert cli("collect", SOURCE).rc == 0
+    again = cli("collect", SOURCE)
+    assert again.rc == 0 and "papers_with_code: unchanged" in again.err  # nothing new at all
     assert len(github.queries) == 1  # everything cached, the not-found ones included
-    assert enrichment(env)["cached"] == 18
     extra = pwc.LINKS + [("p9-last", "https://github.com/r/new", "jax", True)]
     hub.files[(pwc.LINKS_REPO, pwc.LINKS_FILE)] = pwc.parquet_bytes(pwc.links_table(extra))
     assert cli("collect", SOURCE).rc == 0
     assert github.queries[1:] == [["r/new"]]
+    assert enrichment(env)["cached"] == 18
     con = connect(env.db_path, read_only=True)
     counts = con.execute("SELECT snapshot_id, count(*) FROM raw_papers_with_code__github_repos "
                          "GROUP BY 1 ORDER BY 1").fetchall()
     con.close()
-    assert counts == [(1, 18), (2, 18), (3, 19)]
+    assert counts == [(1, 18), (3, 19)]
+    # the GraphQL responses behind the dates are payloads of the snapshot, wherever kept
+    sidecar = json.loads(next((env.raw_dir / SOURCE).glob("*-3/_snapshot.json")).read_text())
+    github_files = [f for f in sidecar["files"] if f["path"].startswith("github/")]
+    assert [f.get("kept_in") for f in github_files] == [1, None]
 
 
 def test_github_rate_limit_stops_the_enrichment_not_the_snapshot(cli, env, hub, github,

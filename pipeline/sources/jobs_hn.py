@@ -11,9 +11,10 @@ Storage grows with change, not with time. Each fetch of a thread is a *thread ve
 postings (`raw_jobs_hn__thread_postings`); a posting's text is stored once per (comment id,
 text sha256) in `raw_jobs_hn__postings`; a snapshot is the list of thread versions it is made
 of (`raw_jobs_hn__snapshot_threads`). The table macros `jobs_hn_threads(s)` and
-`jobs_hn_postings(s)` give a snapshot's complete contents. A refresh re-fetches only threads
-that are new or were still open (fetched before their month ended); a refetched thread whose
-payload is byte-identical reuses its stored version. Nothing new at all = no new snapshot.
+`jobs_hn_postings(s)` give a snapshot's complete contents. A refresh fetches only threads that
+are new, or still open (fetched before a newer month existed) and either grew (the listing's
+comment count changed) or have ended since (one final fetch); a refetched thread whose payload
+is byte-identical and no more final reuses its stored version. Nothing new = no new snapshot.
 
 Completeness: the months of a snapshot must have no gap between the first and the last (every
 month has one thread since 2011); a gap fails the collection naming the missing months.
@@ -284,6 +285,7 @@ class Version:
     item_sha256: str
     raw_file: str
     month: date
+    num_comments: int | None
 
 
 def _members(ctx: CollectContext) -> dict[int, Version]:
@@ -291,8 +293,8 @@ def _members(ctx: CollectContext) -> dict[int, Version]:
     if ctx.previous_snapshot_id is None:
         return {}
     rows = ctx.con.execute(
-        "SELECT thread_id, fetched_by_snapshot, complete, item_sha256, raw_file, month "
-        "FROM jobs_hn_threads(?)", [ctx.previous_snapshot_id]).fetchall()
+        "SELECT thread_id, fetched_by_snapshot, complete, item_sha256, raw_file, month, "
+        "num_comments FROM jobs_hn_threads(?)", [ctx.previous_snapshot_id]).fetchall()
     return {r[0]: Version(*r[1:]) for r in rows}
 
 
@@ -312,13 +314,20 @@ def _fetch_item(ctx: CollectContext, thread: Thread, local_files: dict[int, str]
     return ctx.origin.parse_json(fetched), fetched.url, fetched.content
 
 
-def _due(ctx: CollectContext, listing: list[Thread], members: dict[int, Version]) -> list[Thread]:
+def _due(ctx: CollectContext, listing: list[Thread], members: dict[int, Version],
+         open_from: date) -> list[Thread]:
     """Threads to fetch: every one from a local folder (cheap, and the only way to see a
-    change), else those never stored or stored while their month was still open."""
+    change); else those never stored, and open ones (stored before their month ended) whose
+    comment count changed or whose month has now ended (one last, final fetch)."""
     if ctx.origin.local is not None:
         return list(listing)
-    return [t for t in listing if t.thread_id not in members
-            or not members[t.thread_id].complete]
+    due = []
+    for thread in listing:
+        stored = members.get(thread.thread_id)
+        if stored is None or (not stored.complete and (
+                stored.num_comments != thread.num_comments or thread.month < open_from)):
+            due.append(thread)
+    return due
 
 
 def check_months(ctx: CollectContext, months: list[date]) -> None:
@@ -345,10 +354,10 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
     if not listing:
         raise ctx.fail("the listing has no 'Ask HN: Who is hiring?' threads",
                        "check ADOPTION_JOBS_HN_URL points at the Algolia API (…/api/v1)")
-    today = utcnow().date().replace(day=1)
     newest = listing[0].month
+    open_from = min(newest, utcnow().date().replace(day=1))  # this month and later are open
     members = _members(ctx)
-    to_fetch = _due(ctx, listing, members)
+    to_fetch = _due(ctx, listing, members, open_from)
     if not to_fetch and ctx.may_skip and set(members) >= {t.thread_id for t in listing}:
         raise Unchanged(f"no new or open thread among the {len(listing)} listed; "
                         f"snapshot {ctx.previous_snapshot_id} stays current")
@@ -377,9 +386,10 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
             continue
         payload, url, content = item
         sha = hashlib.sha256(content).hexdigest()
+        complete = thread.month < open_from
         stored = members.get(thread.thread_id)
-        if stored is not None and stored.item_sha256 == sha:
-            continue  # byte-identical: the stored version stands
+        if stored is not None and stored.item_sha256 == sha and stored.complete == complete:
+            continue  # byte-identical and no more final than before: the stored version stands
         rows, skipped = parse_thread(ctx, payload, thread)
         rel = f"items/{thread.thread_id}.json"
         ctx.save_raw(rel, content, url)
@@ -388,7 +398,7 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
         threads.append({
             "thread_id": thread.thread_id, "title": thread.title, "month": thread.month,
             "num_comments": thread.num_comments, "postings": len(rows), "skipped": skipped,
-            "complete": thread.month < min(newest, today), "fetched_at": utcnow(),
+            "complete": complete, "fetched_at": utcnow(),
             "raw_file": rel, "item_sha256": sha})
         known = _stored_texts(ctx, thread.thread_id)
         links += [{k: r[k] for k in ("thread_id", "comment_id", "text_sha256")} for r in rows]

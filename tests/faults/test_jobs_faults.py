@@ -26,7 +26,7 @@ LISTING = r"/search_by_date$"
 
 def open_thread() -> dict:
     """A newest (still open) month, refetched whenever its comment count changes."""
-    return story("Ask HN: Who is hiring? (May 2026)",
+    return story("Ask HN: Who is hiring? (January 2022)",
                  [comment(f"Co{i} | PyTorch engineer") for i in range(6)])
 
 
@@ -61,13 +61,13 @@ def assert_kept(env, good):
     assert postings_digest(env) == digest
 
 
-def may(server) -> int:
-    return server.thread_id("May 2026")
+def january(server) -> int:
+    return server.thread_id("January 2022")
 
 
 def grow_open_month(server) -> None:
     """Make the next refresh fetch the open thread again (its comment count changed)."""
-    server.add_comment(may(server), "Newco | TensorFlow")
+    server.add_comment(january(server), "Newco | TensorFlow")
 
 
 def test_500_once_is_retried(cli, env, server, good):
@@ -79,12 +79,12 @@ def test_500_once_is_retried(cli, env, server, good):
 
 def test_500_forever_on_a_thread_fails_cleanly(cli, env, server, good):
     grow_open_month(server)
-    server.fault(rf"/items/{may(server)}$", "500", times=None)
+    server.fault(rf"/items/{january(server)}$", "500", times=None)
     result = cli("refresh", "--source", SOURCE)
     assert result.rc == 1
     assert_one_line_error(result.err, SOURCE, "500", "retries")
     assert_kept(env, good)
-    assert len(server.requests_to(rf"/items/{may(server)}$")) == 1 + 3  # retries bounded
+    assert len(server.requests_to(rf"/items/{january(server)}$")) == 1 + 3  # retries bounded
     assert (env.charts_dir / "jobs_hn_trend.png").is_file()  # charts still drawn
 
 
@@ -100,7 +100,7 @@ def test_429_forever_gives_up(cli, env, server, good):
 
 def test_hanging_thread_times_out(cli, env, server, good):
     grow_open_month(server)
-    server.fault(rf"/items/{may(server)}$", "hang", times=None, seconds=4)
+    server.fault(rf"/items/{january(server)}$", "hang", times=None, seconds=4)
     result = cli("collect", SOURCE)
     assert result.rc == 1
     assert_one_line_error(result.err, SOURCE, "timed out", "ADOPTION_JOBS_HN_URL")
@@ -117,10 +117,10 @@ def test_truncated_listing(cli, env, server, good):
 
 def test_malformed_thread_json(cli, env, server, good):
     grow_open_month(server)
-    server.fault(rf"/items/{may(server)}$", "malformed", times=None)
+    server.fault(rf"/items/{january(server)}$", "malformed", times=None)
     result = cli("collect", SOURCE)
     assert result.rc == 1
-    assert_one_line_error(result.err, SOURCE, "malformed JSON", f"items/{may(server)}")
+    assert_one_line_error(result.err, SOURCE, "malformed JSON", f"items/{january(server)}")
     assert_kept(env, good)
 
 
@@ -134,20 +134,17 @@ def test_malformed_listing_json(cli, env, server, good):
 
 def test_thread_404_keeps_its_stored_rows_and_other_months(cli, env, server, good):
     grow_open_month(server)
-    server.fault(rf"/items/{may(server)}$", "404", times=None)
+    server.fault(rf"/items/{january(server)}$", "404", times=None)
     result = cli("collect", SOURCE)
     assert result.rc == 0, result.err
     assert "not found upstream (404); keeping its stored rows" in result.err
-    assert postings_digest(env) == good[1]  # May carried forward: nothing lost
-    con = connect(env.db_path, read_only=True)
-    params = json.loads(con.execute("SELECT parameters FROM snapshots "
-                                    "WHERE snapshot_id = current_snapshot('jobs_hn')")
-                        .fetchall()[0][0])
-    assert params["threads_not_found"] == [f"{may(server)} (2026-05)"]
+    assert "jobs_hn: unchanged" in result.err  # nothing else changed: no new snapshot
+    assert postings_digest(env) == good[1]  # January's stored version stands: nothing lost
+    assert current_state(env.db_path, SOURCE) == good[0]
 
 
 def test_thread_404_on_first_run_skips_only_that_month(cli, env, server):
-    server.fault(rf"/items/{may(server)}$", "404", times=1)
+    server.fault(rf"/items/{january(server)}$", "404", times=1)
     result = cli("collect", SOURCE)
     assert result.rc == 0, result.err
     assert "retried on the next refresh" in result.err
@@ -157,7 +154,7 @@ def test_thread_404_on_first_run_skips_only_that_month(cli, env, server):
     con.close()
     assert months == ["2021-11", "2021-12"]
     assert cli("collect", SOURCE).rc == 0  # the next refresh fetches the missing month
-    assert len(server.requests_to(rf"/items/{may(server)}$")) == 2
+    assert len(server.requests_to(rf"/items/{january(server)}$")) == 2
 
 
 def drift_item(server, thread_id: int, change) -> None:
@@ -171,19 +168,20 @@ def drift_item(server, thread_id: int, change) -> None:
 
 
 def test_schema_drift_missing_children(cli, env, server, good):
-    drift_item(server, may(server), lambda item: item.pop("children"))
+    drift_item(server, january(server), lambda item: item.pop("children"))
     result = cli("collect", SOURCE)
     assert result.rc == 1
-    assert_one_line_error(result.err, SOURCE, f"thread {may(server)} (May 2026)", "children")
+    assert_one_line_error(result.err, SOURCE, f"thread {january(server)} (January 2022)",
+                          "children")
     assert_kept(env, good)
 
 
 def test_schema_drift_renamed_listing_field(cli, env, server, good):
-    server.hits[may(server)]["id"] = server.hits[may(server)].pop("objectID")
-    server.hits[may(server)].pop("story_id")
+    server.hits[january(server)]["id"] = server.hits[january(server)].pop("objectID")
+    server.hits[january(server)].pop("story_id")
     result = cli("collect", SOURCE)
     assert result.rc == 1
-    assert_one_line_error(result.err, SOURCE, "objectID", "hit #0")
+    assert_one_line_error(result.err, SOURCE, "objectID", "January 2022")
     assert_kept(env, good)
 
 
@@ -191,7 +189,7 @@ def test_schema_drift_unexpected_type(cli, env, server, good):
     def stringify(item):
         item["children"][2]["id"] = str(item["children"][2]["id"])
 
-    drift_item(server, may(server), stringify)
+    drift_item(server, january(server), stringify)
     result = cli("collect", SOURCE)
     assert result.rc == 1
     assert_one_line_error(result.err, SOURCE, "child #2", "integer 'id'")
@@ -203,8 +201,8 @@ def test_schema_drift_new_field_is_accepted(cli, env, server, good):
         for child in item["children"]:
             child["sentiment"] = 0.5
 
-    drift_item(server, may(server), add)
-    server.hits[may(server)]["_rankingInfo"] = {"nbTypos": 0}
+    drift_item(server, january(server), add)
+    server.hits[january(server)]["_rankingInfo"] = {"nbTypos": 0}
     result = cli("collect", SOURCE)
     assert result.rc == 0, result.err
     assert current_state(env.db_path, SOURCE)[2] != good[0][2]  # new payload, new checksum
@@ -242,7 +240,7 @@ def test_suspicious_drop_held_back_until_accepted(cli, env, monkeypatch):
             for child in item["children"][1:]:
                 child["text"] = child["author"] = None
 
-        drift_item(fake, may(fake), moderate)  # + 1 late posting: 2 of 6
+        drift_item(fake, january(fake), moderate)  # + 1 late posting: 2 of 6
         helpers.expect_drop_held_back(cli, env, SOURCE, good, rows=2)
 
 
