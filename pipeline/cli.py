@@ -103,7 +103,30 @@ def build_parser() -> argparse.ArgumentParser:
                               "that has none")
     sub.add_parser("notebooks", help="execute the notebooks into data/notebooks/")
     sub.add_parser("status", help="per source: current snapshot, rows, origin, last error")
+    prune = sub.add_parser("prune", help="remove old snapshots' rows and raw folders (their "
+                                         "figures stay in out_figures_history)")
+    prune.add_argument("--keep-last", type=positive_int, required=True, metavar="N",
+                       help="keep the newest N snapshots of each source (and the current one)")
+    prune.add_argument("--keep-monthly", action="store_true",
+                       help="also keep the newest snapshot of every month")
+    prune.add_argument("--force", action="store_true",
+                       help="also prune snapshots the published figures come from")
+    export = sub.add_parser("export", help="write every raw and result table as Hive-partitioned "
+                                           "parquet (+ manifest.json)")
+    export.add_argument("dest", nargs="?", metavar="DEST",
+                        help="a local folder (default: data/export)")
+    export.add_argument("--since", type=_day, metavar="YYYY-MM-DD",
+                        help="only snapshots finished on or after this day")
     return parser
+
+
+def _day(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def check_limit(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -306,6 +329,26 @@ def _check_source_options(settings: Settings) -> None:
     settings.check_sources({n: {"url": str} | s.options for n, s in all_sources().items()})
 
 
+def _maintain(con, settings: Settings, args: argparse.Namespace) -> int:
+    """prune / export: maintenance of the store, under the write lock."""
+    if args.command == "prune":
+        from pipeline.prune import describe, prune
+
+        for line in describe(prune(con, settings, args.keep_last, args.keep_monthly,
+                                   args.force)):
+            log.info("%s", line)
+        return 0
+    from pathlib import Path
+
+    from pipeline.export import export
+
+    dest = Path(args.dest) if args.dest else settings.data_dir / "export"
+    manifest = export(con, settings, dest, args.since)
+    log.info("export: %d file(s) written to %s (%d tables; manifest.json lists every file)",
+             manifest["written"], dest, len(manifest["tables"]))
+    return 0
+
+
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.store import connect, exclusive_lock, write_status_cache
 
@@ -325,6 +368,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     with exclusive_lock(settings.db_path, args.command) as lock:
         con = connect(settings.db_path)
         try:
+            if args.command in ("prune", "export"):
+                return _maintain(con, settings, args)
             ok = True
             if args.command in ("refresh", "collect"):
                 names = [args.name] if args.command == "collect" else args.source

@@ -49,6 +49,9 @@ class Source:
     limit_unit: str | None = None
     #: extra SQL run once before collecting (views and macros over the tables)
     macros: str = ""
+    #: SQL removing the rows of the snapshots listed in `$pruned` that no other snapshot
+    #: references (for sources that store unchanged rows once); default: by snapshot_id
+    prune_sql: str = ""
     #: options of [sources.<name>] besides `url`, with their kinds (checked when loaded)
     options: dict[str, type] = field(default_factory=dict)
     #: an extra line for `status` read without the database (e.g. an unfinished crawl)

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.registry import modules_defining
-from pipeline.store import current_snapshot_id, utcnow
+from pipeline.store import current_snapshot_id, fetch_one, utcnow
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,28 @@ CREATE TABLE IF NOT EXISTS out_figures (
     as_of VARCHAR, source VARCHAR, snapshot_id BIGINT
 )"""
 FIGURE_COLUMNS = ["figure_id", "value", "unit", "as_of", "source", "snapshot_id"]
+HISTORY_DDL = """
+CREATE TABLE IF NOT EXISTS out_figures_history (
+    figure_id VARCHAR NOT NULL, value DOUBLE, unit VARCHAR, as_of VARCHAR, source VARCHAR,
+    snapshot_id BIGINT,          -- the snapshot the figure was computed from
+    data_date DATE,              -- the day that snapshot was collected
+    snapshot_ids JSON,           -- every input snapshot of the analysis, by source
+    analysis VARCHAR NOT NULL,
+    computed_at TIMESTAMP NOT NULL
+)"""
+HISTORY_COLUMNS = ["figure_id", "value", "unit", "as_of", "source", "snapshot_id", "data_date",
+                   "snapshot_ids", "analysis", "computed_at"]
+#: a point is new when no earlier run gave this figure the same value from the same snapshot
+APPEND_HISTORY = """
+INSERT INTO out_figures_history
+SELECT f.figure_id, f.value, f.unit, f.as_of, f.source, f.snapshot_id,
+       CAST(s.finished_at AS DATE), $inputs, f.analysis, $now
+FROM out_figures f LEFT JOIN snapshots s USING (snapshot_id)
+WHERE f.analysis = $analysis AND NOT EXISTS (
+    SELECT 1 FROM out_figures_history h
+    WHERE h.figure_id = f.figure_id AND h.snapshot_id IS NOT DISTINCT FROM f.snapshot_id
+      AND h.value IS NOT DISTINCT FROM f.value)
+"""
 
 
 def all_analyses() -> dict[str, Analysis]:
@@ -58,28 +80,30 @@ def all_analyses() -> dict[str, Analysis]:
     return {a.name: a for a in modules_defining(package, "ANALYSIS") if isinstance(a, Analysis)}
 
 
-def _inputs_key(con: duckdb.DuckDBPyConnection, analysis: Analysis) -> tuple[str, bool]:
+def _inputs(con: duckdb.DuckDBPyConnection, analysis: Analysis) -> tuple[dict, str, bool]:
+    """The analysis' input snapshots, a key of them and of its code, and whether it can run."""
     snapshots = {s: current_snapshot_id(con, s) for s in analysis.sources}
     present = [v is not None for v in snapshots.values()]
     ready = all(present) if analysis.needs_all else any(present)
     code = inspect.getsource(inspect.getmodule(analysis.run))
     key = json.dumps({"snapshots": snapshots, "code": hashlib.sha256(code.encode()).hexdigest()},
                      sort_keys=True)
-    return key, ready
+    return snapshots, key, ready
 
 
 def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = False) -> dict:
     """Run every analysis whose inputs changed; write data/results/figures.csv."""
     con.execute(FIGURES_DDL)
+    con.execute(HISTORY_DDL)
     report: dict[str, str] = {}
     for analysis in all_analyses().values():
-        key, ready = _inputs_key(con, analysis)
+        snapshots, key, ready = _inputs(con, analysis)
         if not ready:
             report[analysis.name] = "no data yet"
             continue
-        last = con.execute("SELECT inputs FROM step_runs WHERE step = ?",
-                           [f"analysis:{analysis.name}"]).fetchone()
-        if last and last[0] == key and not force:
+        last = fetch_one(con, "SELECT inputs FROM step_runs WHERE step = ?",
+                         [f"analysis:{analysis.name}"])[0]
+        if last == key and not force:
             report[analysis.name] = "unchanged (skipped)"
             continue
         started = time.perf_counter()
@@ -92,6 +116,8 @@ def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = Fal
                 [[analysis.name, f.figure_id, f.value, f.unit, f.as_of, f.source, f.snapshot_id]
                  for f in figures],
             )
+            con.execute(APPEND_HISTORY, {"inputs": json.dumps(snapshots), "now": utcnow(),
+                                         "analysis": analysis.name})
             con.execute("INSERT OR REPLACE INTO step_runs VALUES (?, ?, ?)",
                         [f"analysis:{analysis.name}", key, utcnow()])
             con.execute("COMMIT")
@@ -105,21 +131,30 @@ def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = Fal
             raise
         report[analysis.name] = f"{len(figures)} figures in {time.perf_counter() - started:.1f} s"
     write_figures_csv(con, results_dir / "figures.csv")
+    write_csv(con, f"SELECT {', '.join(HISTORY_COLUMNS)} FROM out_figures_history "
+                   "ORDER BY figure_id, data_date, computed_at",
+              results_dir / "figures_history.csv")
     return report
 
 
 def write_figures_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    rows = con.execute(
-        f"SELECT {', '.join(FIGURE_COLUMNS)} FROM out_figures ORDER BY analysis, figure_id"
-    ).fetchall()
+    write_csv(con, f"SELECT {', '.join(FIGURE_COLUMNS)} FROM out_figures "
+                   "ORDER BY analysis, figure_id", path)
+
+
+def write_csv(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
+    """A query's rows as CSV, written atomically; values as `_fmt` shows them."""
+    cur = con.execute(sql)
+    rows = cur.fetchall()
+    header = [d[0] for d in cur.description]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".csv.tmp")
     with tmp.open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(FIGURE_COLUMNS)
+        writer.writerow(header)
         for row in rows:
-            value = row[1]
-            writer.writerow([row[0], _fmt(value), *row[2:]])
+            writer.writerow([_fmt(v) if name == "value" else v
+                             for name, v in zip(header, row, strict=True)])
     tmp.replace(path)
 
 

@@ -117,6 +117,19 @@ CREATE OR REPLACE MACRO jobs_hn_postings(s) AS TABLE
          AND p.text_sha256 = tp.text_sha256
     WHERE m.snapshot_id = s;
 """
+#: pruning: drop the pruned snapshots' lists, then every version and text no list still uses
+PRUNE_SQL = """
+DELETE FROM raw_jobs_hn__snapshot_threads WHERE list_contains($pruned, snapshot_id);
+DELETE FROM raw_jobs_hn__threads t WHERE NOT EXISTS (
+    SELECT 1 FROM raw_jobs_hn__snapshot_threads m
+    WHERE m.version = t.snapshot_id AND m.thread_id = t.thread_id);
+DELETE FROM raw_jobs_hn__thread_postings tp WHERE NOT EXISTS (
+    SELECT 1 FROM raw_jobs_hn__threads t
+    WHERE t.snapshot_id = tp.snapshot_id AND t.thread_id = tp.thread_id);
+DELETE FROM raw_jobs_hn__postings p WHERE NOT EXISTS (
+    SELECT 1 FROM raw_jobs_hn__thread_postings tp
+    WHERE tp.comment_id = p.comment_id AND tp.text_sha256 = p.text_sha256);
+"""
 
 
 @dataclass
@@ -453,5 +466,6 @@ SOURCE = Source(
     collect=collect,
     limit_unit="threads (the newest due)",
     macros=MACROS,
+    prune_sql=PRUNE_SQL,
     options={"hits_per_page": int},
 )
