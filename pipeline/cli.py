@@ -73,9 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = sub.add_parser("analyze", help="rebuild result tables and data/results/figures.csv")
     analyze.add_argument("--force", action="store_true", help="re-run analyses even if unchanged")
-    sub.add_parser("charts", help="draw every chart from the result tables")
+    charts = sub.add_parser("charts", help="draw every chart from the result tables")
+    charts.add_argument("--force", action="store_true", help="redraw even if unchanged")
     sub.add_parser("report", help="write the article-vs-reproduced scorecard")
-    sub.add_parser("notebooks", help="execute the notebooks into data/notebooks/")
+    notebooks = sub.add_parser("notebooks", help="execute the notebooks into data/notebooks/")
+    notebooks.add_argument("--force", action="store_true", help="re-run even if unchanged")
+    sub.add_parser("site", help="build the published report page data/site/index.html")
     sub.add_parser("status", help="per source: current snapshot, rows, origin, last error")
     return parser
 
@@ -122,10 +125,10 @@ def run_analyze(con, settings: Settings, force: bool = False) -> bool:
     return ok
 
 
-def run_charts(con, settings: Settings) -> bool:
+def run_charts(con, settings: Settings, force: bool = False) -> bool:
     from pipeline.charts import draw_all
 
-    written, errors = draw_all(con, settings.charts_dir)
+    written, errors = draw_all(con, settings.charts_dir, force=force)
     for path in written:
         log.debug("chart: %s", path)
     log.info("charts: %d files in %s", len(written), settings.charts_dir)
@@ -194,7 +197,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "notebooks":
         from pipeline.notebooks import execute_all
 
-        return 0 if execute_all(settings) else 1
+        return 0 if execute_all(settings, force=args.force) else 1
     options = {k: getattr(args, k, None) for k in ("limit", "hf_mode", "accept_drop", "force")}
     with exclusive_lock(settings.db_path):
         con = connect(settings.db_path)
@@ -208,9 +211,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             if args.command in ("refresh", "analyze"):
                 ok = run_analyze(con, settings, force=args.force) and ok
             if args.command in ("refresh", "charts"):
-                ok = run_charts(con, settings) and ok
+                ok = run_charts(con, settings, force=args.force) and ok
             if args.command in ("refresh", "report"):
                 run_report(con, settings)
+            if args.command in ("refresh", "site"):
+                from pipeline.site import build_site
+
+                log.info("site: %s", build_site(con, settings))
             return 0 if ok else 1
         finally:
             con.close()
