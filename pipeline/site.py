@@ -114,6 +114,7 @@ code { font-size: .85em; overflow-wrap: anywhere; }
 .status.no-data { color: var(--none); }
 .nodata { background: #fff8e6; border-left: 4px solid #f0b429; padding: .6rem .9rem;
   margin: .8rem 0; }
+.optional { color: var(--muted); font-size: .9rem; }
 blockquote { margin: .4rem 0; padding: .3rem .9rem; border-left: 4px solid var(--line);
   color: var(--muted); font-style: italic; }
 figure.chart { margin: 1.2rem 0; }
@@ -124,9 +125,18 @@ figcaption strong { color: var(--ink); }
 .provenance li { font-size: .88rem; }
 footer.page { color: var(--muted); font-size: .85rem; padding-bottom: 2rem;
   border-top: 1px solid var(--line); margin-top: 2rem; }
-@media (max-width: 480px) {
+@media (max-width: 640px) {
   body { font-size: 15px; } h1 { font-size: 1.35rem; } h2 { font-size: 1.15rem; }
-  th, td { padding: .3rem .4rem; }
+  /* tables become one card per row, each cell labelled by its column */
+  .table-scroll { border: none; }
+  table.cards thead { position: absolute; width: 1px; height: 1px; overflow: hidden;
+    clip: rect(0 0 0 0); }
+  table.cards tr { display: block; border: 1px solid var(--line); border-radius: 6px;
+    margin-bottom: .6rem; padding: .3rem 0; }
+  table.cards td { display: flex; gap: .6rem; border: none; padding: .15rem .6rem;
+    text-align: left; white-space: normal; }
+  table.cards td::before { content: attr(data-label); flex: 0 0 7.5rem; font-weight: 600;
+    color: var(--muted); }
 }
 """
 
@@ -189,33 +199,45 @@ def _status(status: str | None) -> str:
     return f'<span class="status {STATUS_CLASS.get(text, "no-data")}">{esc(text)}</span>'
 
 
+def _identifier(name: str) -> str:
+    """An identifier in <code> that may wrap after its underscores (not mid-word)."""
+    return "<code>" + "_<wbr>".join(esc(part) for part in name.split("_")) + "</code>"
+
+
+def table(head: list[str], rows: list[tuple[str, list[str]]], numeric: set[int]) -> str:
+    """A table that scrolls on its own on a narrow screen, or turns into one card per row
+    (each cell labelled with its column) on a phone. `rows` are (tr attributes, cells)."""
+    body = "".join(
+        f"<tr{attrs}>" + "".join(
+            f'<td data-label="{esc(head[i])}"{" class=num" if i in numeric else ""}>{cell}</td>'
+            for i, cell in enumerate(cells)) + "</tr>"
+        for attrs, cells in rows)
+    return ('<div class="table-scroll"><table class="cards"><thead><tr>'
+            + "".join(f'<th scope="col">{esc(h)}</th>' for h in head)
+            + f"</tr></thead><tbody>{body}</tbody></table></div>")
+
+
 def _figure_rows(rows: list[dict], with_section: bool) -> str:
     titles = {s.key: s.title for s in SECTIONS}
     out = []
     for r in rows:
         unit = r.get("unit")
-        cells = [f"<td><code>{esc(r['figure_id'])}</code></td>"]
+        cells = [_identifier(r["figure_id"])]
         if with_section:
             key = section_of(r["figure_id"])
-            link = (f'<a href="#{key}">{esc(titles[key])}</a>' if key
-                    else esc(r.get("section")))
-            cells.append(f"<td>{link}</td>")
+            cells.append(f'<a href="#{key}">{esc(titles[key])}</a>' if key
+                         else esc(r.get("section")))
         unit_text = "" if unit == "%" else f" {unit}" if unit else ""
-        cells += [
-            f'<td class="num">{esc(fmt_value(r.get("article_value"), unit))}{esc(unit_text)}</td>',
-            f'<td class="num">{esc(fmt_value(r.get("ours_as_of_article"), unit))}</td>',
-            f'<td class="num">{esc(fmt_value(r.get("ours_today"), unit))}</td>',
-            f"<td>{_status(r.get('status'))}</td>",
-            f"<td>{esc(r.get('tolerance'))}</td>",
-            f"<td>{esc(r.get('note'))}</td>",
-        ]
-        out.append(f'<tr data-figure-id="{esc(r["figure_id"])}">{"".join(cells)}</tr>')
+        cells += [esc(fmt_value(r.get("article_value"), unit)) + esc(unit_text),
+                  esc(fmt_value(r.get("ours_as_of_article"), unit)),
+                  esc(fmt_value(r.get("ours_today"), unit)),
+                  _status(r.get("status")), esc(r.get("tolerance")), esc(r.get("note"))]
+        out.append((f' data-figure-id="{esc(r["figure_id"])}"', cells))
     head = ["Figure"] + (["Section"] if with_section else []) + [
         "Article", "Ours, as of the article", "Ours, today", "Status", "Tolerance",
         "Why it may differ"]
-    return ('<div class="table-scroll"><table><thead><tr>'
-            + "".join(f'<th scope="col">{h}</th>' for h in head)
-            + "</tr></thead><tbody>" + "".join(out) + "</tbody></table></div>")
+    first_number = 2 if with_section else 1
+    return table(head, out, numeric={first_number, first_number + 1, first_number + 2})
 
 
 def _chart(entry: dict | None, name: str, charts_dir: Path) -> str:
@@ -227,10 +249,12 @@ def _chart(entry: dict | None, name: str, charts_dir: Path) -> str:
     files = entry.get("files", {})
     links = [f'<a href="charts/{esc(files["csv"])}" download>Download the data (CSV)</a>'
              if files.get("csv") else "",
-             f'<a href="charts/{esc(files["svg"])}">SVG</a>' if files.get("svg") else ""]
+             f'<a href="charts/{esc(files["svg"])}">full size (SVG)</a>'
+             if files.get("svg") else ""]
     snapshots = ", ".join(f"#{i}" for i in entry.get("snapshot_ids", []))
     return (f'<figure class="chart" id="chart-{esc(name)}">'
-            f'<img src="charts/{esc(name)}.png" alt="{esc(entry.get("alt"))}"{dims}>'
+            f'<a href="charts/{esc(files.get("svg", name + ".png"))}">'
+            f'<img src="charts/{esc(name)}.png" alt="{esc(entry.get("alt"))}"{dims}></a>'
             f"<figcaption><strong>{esc(entry.get('title'))}.</strong> "
             f"{esc(entry.get('caption'))}"
             + (f" Snapshot(s) {esc(snapshots)}." if snapshots else "")
@@ -248,18 +272,21 @@ def _source_line(name: str, source, row: dict | None) -> str:
 
 
 def _no_data_notes(section: Section, sources: dict, status: dict) -> str:
-    missing = [n for n in section.sources
-               if n in sources and (status.get(n) or {}).get("snapshot_id") is None]
-    if len(missing) < len(section.sources) and section.key == "jobs":
-        missing = [n for n in missing if sources[n].default]  # optional boards: not a gap
+    """A plain note per source of the section that has no data yet, with the command that
+    collects it; an optional source that is not configured gets a quieter line."""
     notes = []
-    for name in missing:
-        skip = sources[name].skip_reason()
-        how = f" ({skip})" if skip else ""
-        notes.append(f'<p class="nodata">No data yet from <code>{esc(name)}</code> '
-                     f"({esc(sources[name].title)}). Collect it with "
-                     f"<code>python -m pipeline refresh --source {esc(name)}</code>{esc(how)}."
-                     "</p>")
+    for name in section.sources:
+        if name not in sources or (status.get(name) or {}).get("snapshot_id") is not None:
+            continue
+        source, skip = sources[name], sources[name].skip_reason()
+        command = f"<code>python -m pipeline refresh --source {esc(name)}</code>"
+        if skip:
+            notes.append(f'<p class="optional">Optional source <code>{esc(name)}</code> '
+                         f"({esc(source.title)}) is not configured: {esc(skip)}; then "
+                         f"{command}.</p>")
+        else:
+            notes.append(f'<p class="nodata">No data yet from <code>{esc(name)}</code> '
+                         f"({esc(source.title)}). Collect it with {command}.</p>")
     return "".join(notes)
 
 
@@ -301,12 +328,10 @@ def _sources_table(sources: dict, status: dict) -> str:
         last = row.get("last_status") or "never run"
         if last == "failed":
             last = f"failed: {(row.get('last_error') or '')[:160]}"
-        lines.append(f"<tr><td><code>{esc(name)}</code></td><td>{esc(source.title)}</td>"
-                     f"<td>{esc(source.licence)}</td><td>{current}</td><td>{esc(last)}</td></tr>")
-    return ('<div class="table-scroll"><table><thead><tr><th scope="col">Source</th>'
-            '<th scope="col">What</th><th scope="col">Licence / terms</th>'
-            '<th scope="col">Current snapshot</th><th scope="col">Last attempt</th></tr>'
-            "</thead><tbody>" + "".join(lines) + "</tbody></table></div>")
+        lines.append(("", [_identifier(name), esc(source.title), esc(source.licence), current,
+                           esc(last)]))
+    return table(["Source", "What", "Licence / terms", "Current snapshot", "Last attempt"],
+                 lines, numeric=set())
 
 
 def _notebooks(names: list[str]) -> str:

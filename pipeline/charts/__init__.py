@@ -121,9 +121,15 @@ def _files(chart: Chart) -> dict[str, str]:
     return {kind: f"{chart.name}.{kind}" for kind in ("png", "svg", "csv")}
 
 
+def _file_sha256(path: Path) -> str | None:
+    return _sha256(path.read_bytes()) if path.is_file() else None
+
+
 def _up_to_date(entry: dict | None, key: str, charts_dir: Path) -> bool:
-    return bool(entry and entry.get("key") == key
-                and all((charts_dir / f).is_file() for f in entry.get("files", {}).values()))
+    """Same inputs, and the files on disk are still the ones drawn (not replaced since)."""
+    return bool(entry and entry.get("key") == key and entry.get("sha256")
+                and all((charts_dir / f).is_file() for f in entry.get("files", {}).values())
+                and entry["sha256"] == _file_sha256(charts_dir / entry["files"]["png"]))
 
 
 def draw_chart(con: duckdb.DuckDBPyConnection, chart: Chart, charts_dir: Path,
@@ -157,7 +163,8 @@ def draw_chart(con: duckdb.DuckDBPyConnection, chart: Chart, charts_dir: Path,
         "has_data": has_data,
         "snapshot_ids": sorted(int(i) for i in drawn.snapshot_ids if pd.notna(i)),
         "files": _files(chart),
-        "key": key,
+        "key": key,  # inputs the files were drawn from (see inputs_key)
+        "sha256": _file_sha256(path),  # of the PNG, to notice files replaced since
     }
     return written
 
