@@ -18,8 +18,6 @@ from pipeline.config import PROJECT_ROOT
 from pipeline.notebooks import execute_all
 from pipeline.report import REFERENCE_FILE
 from pipeline.site import self_contained
-from tests.conftest import HN_MIRROR
-from tests.fakes.algolia import AlgoliaServer
 from tests.fakes.hf_hub import FakeHfHub
 
 SCREENSHOTS = PROJECT_ROOT / "data" / "site" / "_screenshots"
@@ -125,15 +123,7 @@ def check_in_browser(site: Path, charts_dir: Path, name: str) -> dict:
     return {"sections": dict(nodata), "notebooks": [n.name for n in notebooks]}
 
 
-@pytest.fixture
-def hn_mirror(env, monkeypatch):
-    assert any(HN_MIRROR.glob("*.json")), f"HN mirror missing at {HN_MIRROR}"
-    with AlgoliaServer(mirror=HN_MIRROR) as server:
-        monkeypatch.setenv("ADOPTION_JOBS_HN_URL", server.base_url)
-        yield server
-
-
-def test_site_after_the_offline_refresh_in_a_browser(cli, env, conference_server, hn_mirror):
+def test_site_after_the_offline_refresh_in_a_browser(cli, env, conference_server, mirror_server):
     """The "Done when" scenario: conference and HN mirrors only; Hub and Papers with Code have
     no data, and their sections say so with the command that collects them."""
     result = cli("refresh", "--source", "conferences", "--source", "jobs_hn")
@@ -154,7 +144,7 @@ def test_site_after_the_offline_refresh_in_a_browser(cli, env, conference_server
         assert not re.search(r"<script[^>]+src=[\"']?(https?:)?//", notebook.read_text())
 
 
-def test_site_with_every_source_in_a_browser(cli, env, conference_server, hn_mirror,
+def test_site_with_every_source_in_a_browser(cli, env, conference_server, mirror_server,
                                              monkeypatch):
     """Every chart drawn from data (Hub and Papers with Code from their fakes)."""
     from tests.fakes import pwc
