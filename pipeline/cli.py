@@ -217,7 +217,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             if args.command in ("refresh", "site"):
                 from pipeline.site import build_site
 
-                log.info("site: %s", build_site(con, settings))
+                try:
+                    log.info("site: %s", build_site(con, settings))
+                except OSError as exc:  # e.g. a read-only or full disk: one line, not a trace
+                    log.error("error: site not built: %s", exc)
+                    ok = False
             return 0 if ok else 1
         finally:
             con.close()

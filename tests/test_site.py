@@ -191,3 +191,19 @@ def test_notebook_copies_drop_scripts_from_elsewhere():
     cleaned = self_contained(page)
     assert "cdnjs" not in cleaned and "cdn.example" not in cleaned and "fonts" not in cleaned
     assert "var ok = 1" in cleaned
+
+
+def test_a_failed_build_keeps_the_previous_site(cli, env, monkeypatch):
+    assert cli("site").rc == 0
+    index = env.data_dir / "site" / "index.html"
+    before = index.read_text()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("pipeline.site._copy_files", disk_full)
+    result = cli("site")
+    assert result.rc == 1
+    assert "error: site not built" in result.err and "Traceback" not in result.err
+    assert index.read_text() == before
+    assert sorted(p.name for p in env.data_dir.iterdir() if "site" in p.name) == ["site"]
