@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: refresh collect analyze charts report publish notebooks status test lint bench clean
+.PHONY: refresh collect analyze charts report publish notebooks site status test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 refresh: $(STAMP)
 	@status=0; $(BIN)/python -m pipeline refresh $(ARGS) || status=$$?; \
 	$(MAKE) --no-print-directory notebooks || status=1; \
+	$(MAKE) --no-print-directory site || status=1; \
 	exit $$status
 
 analyze: $(STAMP)
@@ -39,6 +40,10 @@ status: $(STAMP)
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pipeline notebooks
+
+## the report page data/site/index.html (open it in a browser; deployed by refresh.yml)
+site: $(STAMP)
+	$(BIN)/python -m pipeline site
 
 test: $(STAMP)
 	$(BIN)/ruff check pipeline tests benchmarks

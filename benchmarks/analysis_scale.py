@@ -3,7 +3,7 @@
 Builds a database holding 2.5M Hub models (hub-stats parquet mode), the Papers with Code
 archive's size (~300k links, ~576k papers) and 15 years of HN "Who is hiring?" threads, each
 collected by its real collector from a local folder of synthetic files in the upstream's layout.
-Then times `python -m pipeline analyze --force` and `python -m pipeline charts` in child
+Then times `python -m pipeline analyze --force` and `python -m pipeline charts --force` in child
 processes: wall time (target < 10 s together on 2 cores) and peak RSS.
 
     python -m benchmarks.analysis_scale               # full size
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> str:
         con.close()
         analyze = run_measured(["-m", "pipeline", "analyze", "--force"], env=env,
                                cwd=PROJECT_ROOT)
-        charts = run_measured(["-m", "pipeline", "charts"], env=env, cwd=PROJECT_ROOT)
+        charts = run_measured(["-m", "pipeline", "charts", "--force"], env=env, cwd=PROJECT_ROOT)
         db_mib = (workdir / "data" / "adoption.duckdb").stat().st_size / 2**20
     total = analyze["wall_s"] + charts["wall_s"]
     rows = [

@@ -101,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--force", action="store_true",
                          help="also replace a published chart or figure that has data with one "
                               "that has none")
-    sub.add_parser("notebooks", help="execute the notebooks into data/notebooks/")
+    notebooks = sub.add_parser("notebooks", help="execute the notebooks into data/notebooks/")
+    notebooks.add_argument("--force", action="store_true", help="re-run even if unchanged")
+    sub.add_parser("site", help="build the published report page data/site/index.html")
     sub.add_parser("status", help="per source: current snapshot, rows, origin, last error")
     prune = sub.add_parser("prune", help="remove old snapshots' rows and raw folders (their "
                                          "figures stay in out_figures_history)")
@@ -358,7 +360,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "notebooks":
         from pipeline.notebooks import execute_all
 
-        return 0 if execute_all(settings) else 1
+        return 0 if execute_all(settings, force=args.force) else 1
     if args.command == "publish":
         from pipeline.publish import publish
 
@@ -384,6 +386,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 ok = run_charts(con, settings, force=args.force) and ok
             if args.command in ("refresh", "report"):
                 run_report(con, settings)
+            if args.command in ("refresh", "site"):
+                from pipeline.site import build_site
+
+                try:
+                    log.info("site: %s", build_site(con, settings))
+                except OSError as exc:  # e.g. a read-only or full disk: one line, not a trace
+                    log.error("error: site not built: %s", exc)
+                    ok = False
             return 0 if ok else 1
         finally:
             write_status_cache(con, settings.db_path)

@@ -50,12 +50,36 @@ def article_claims(section: str) -> pd.DataFrame:
 
 
 def show_chart(name: str):
-    """The chart image as the pipeline drew it (data/charts/<name>.png)."""
+    """The chart image as the pipeline drew it (data/charts/<name>.png), with its alt text."""
     from IPython.display import Image, display
 
-    path = Path(settings().charts_dir) / f"{name}.png"
+    from pipeline.charts import read_index
+
+    charts_dir = Path(settings().charts_dir)
+    path = charts_dir / f"{name}.png"
     if path.is_file():
-        display(Image(filename=str(path)))
+        entry = read_index(charts_dir).get(name, {})
+        alt = entry.get("alt") or f"Chart {name} (no description recorded: re-run charts)"
+        display(Image(filename=str(path), metadata={"alt": alt}))
+        if entry.get("caption"):
+            print(entry["caption"])
     else:
         print(f"{path} not drawn yet: run `python -m pipeline charts`.")
 
+
+def show_figure(fig, alt: str):
+    """Show a matplotlib figure drawn in a notebook as a PNG carrying `alt` text."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    plt.close(fig)
+    display(Image(data=buffer.getvalue(), format="png", metadata={"alt": alt}))
+
+
+def show_drawn(drawn):
+    """Show a chart drawn in the notebook by a pipeline chart function (a `charts.Drawn`)."""
+    show_figure(drawn.fig, drawn.alt)

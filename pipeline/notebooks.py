@@ -2,44 +2,143 @@
 
 The kernel inherits this process's environment, so `ADOPTION_DB` and friends point the
 notebooks at the same database the pipeline used. Notebooks open it read-only.
+
+- Notebooks are re-executed only when an input changed: the current snapshot of every source,
+  the analyses' recorded inputs (`step_runs`), the charts they show (`charts.json` keys), the
+  reference file and the notebook files and `pipeline/nb.py` themselves. The key is stored
+  beside the outputs in `_inputs.json`; `force=True` re-runs.
+- The kernel talks to this process over local IPC sockets (not TCP), in a private folder.
+- The HTML is self-contained: no require.js, MathJax or Mermaid from a CDN, and every image
+  carries the alt text the notebook gave it (see `nb.show_chart` / `nb.show_figure`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import tempfile
 from pathlib import Path
 
-from pipeline.config import PROJECT_ROOT, Settings
+from pipeline.config import PROJECT_ROOT, REFERENCE_DIR, Settings
 
 log = logging.getLogger("pipeline")
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+INPUTS_FILE = "_inputs.json"
+
+#: nbconvert's lab template without the scripts it loads from a CDN, and with alt text on PNGs
+TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+{%- set alt = output | get_metadata('alt', 'image/png') -%}
+{%- if alt %} alt="{{ alt | escape_html }}"{% endif %}>
+</div>
+{%- endblock data_png %}
+"""
+
+
+def html_exporter():
+    """nbconvert's HTML exporter with the template above."""
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(extra_loaders=[DictLoader({"adoption.html.j2": TEMPLATE})],
+                        template_file="adoption.html.j2")
 
 
 def execute(notebook: Path, out_dir: Path, timeout: int = 600) -> Path:
     import nbformat
     from nbclient import NotebookClient
-    from nbconvert import HTMLExporter
+    from traitlets.config import Config
 
     nb = nbformat.read(notebook, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    with tempfile.TemporaryDirectory(prefix="adoption-kernel-") as sockets:
+        config = Config({"KernelManager": {"transport": "ipc", "ip": f"{sockets}/kernel"}})
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", config=config,
+                       resources={"metadata": {"path": str(notebook.parent)}}).execute()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / notebook.name
-    nbformat.write(nb, target)
-    html, _ = HTMLExporter().from_notebook_node(nb)
-    target.with_suffix(".html").write_text(html)
+    html, _ = html_exporter().from_notebook_node(nb)
+    _write_atomic(target, nbformat.writes(nb))
+    _write_atomic(target.with_suffix(".html"), html)
     return target
 
 
-def execute_all(settings: Settings, notebooks_dir: Path = NOTEBOOKS_DIR) -> bool:
-    ok = True
-    for notebook in sorted(notebooks_dir.glob("*.ipynb")):
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _sha256_file(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def inputs_key(settings: Settings, notebooks: list[Path]) -> dict:
+    """Everything the executed notebooks depend on, read without writing anything."""
+    from pipeline.charts import read_index
+    from pipeline.errors import PipelineError
+    from pipeline.store import connect, table_exists
+
+    database: dict = {"snapshots": None, "step_runs": None}
+    try:
+        con = connect(settings.db_path, read_only=True)
+    except PipelineError:
+        con = None
+    if con is not None:
         try:
-            target = execute(notebook, settings.notebooks_out_dir)
+            if table_exists(con, "snapshots"):
+                database["snapshots"] = dict(con.execute(
+                    "SELECT source, current_snapshot(source) FROM "
+                    "(SELECT DISTINCT source FROM snapshots) ORDER BY source").fetchall())
+            if table_exists(con, "step_runs"):
+                database["step_runs"] = dict(con.execute(
+                    "SELECT step, inputs FROM step_runs ORDER BY step").fetchall())
+        finally:
+            con.close()
+    charts = read_index(settings.charts_dir)
+    return {
+        **database,
+        "charts": {name: entry.get("key") for name, entry in sorted(charts.items())},
+        "reference": _sha256_file(REFERENCE_DIR / "article_figures.csv"),
+        "code": {p.name: _sha256_file(p) for p in
+                 [*notebooks, PROJECT_ROOT / "pipeline" / "nb.py", Path(__file__)]},
+    }
+
+
+def execute_all(settings: Settings, notebooks_dir: Path = NOTEBOOKS_DIR,
+                force: bool = False) -> bool:
+    """Execute every notebook unless none of their inputs changed since the last run."""
+    notebooks = sorted(notebooks_dir.glob("*.ipynb"))
+    out_dir = settings.notebooks_out_dir
+    key = json.loads(json.dumps(inputs_key(settings, notebooks), default=str))
+    stored = out_dir / INPUTS_FILE
+    outputs = [out_dir / n.name for n in notebooks] + [out_dir / f"{n.stem}.html"
+                                                       for n in notebooks]
+    if not force and stored.is_file() and all(p.is_file() for p in outputs):
+        try:
+            previous = json.loads(stored.read_text())
+        except ValueError:
+            previous = None
+        if previous == key:
+            log.info("notebooks: unchanged (inputs as at the last run; --force re-runs)")
+            return True
+    ok = True
+    for notebook in notebooks:
+        try:
+            target = execute(notebook, out_dir)
         except Exception as exc:  # a cell error: report it, run the other notebooks
             first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             log.error("error: notebook %s failed: %s", notebook.name, first[:300])
             ok = False
             continue
         log.info("notebook: %s (+ .html)", target)
+    if ok:
+        _write_atomic(stored, json.dumps(key, indent=1, sort_keys=True) + "\n")
+    else:
+        stored.unlink(missing_ok=True)
     return ok

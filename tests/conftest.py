@@ -81,3 +81,14 @@ def conference_server(conference_mirror: Path, env: Settings, monkeypatch: pytes
             as server:
         monkeypatch.setenv("ADOPTION_CONFERENCES_URL", server.base_url)
         yield server
+
+
+@pytest.fixture
+def mirror_server(env: Settings, monkeypatch: pytest.MonkeyPatch):
+    """The five HN months of the shared mirror behind the fake Algolia API on 127.0.0.1."""
+    from tests.fakes.algolia import AlgoliaServer
+
+    assert any(HN_MIRROR.glob("*.json")), f"HN mirror missing at {HN_MIRROR}"
+    with AlgoliaServer(mirror=HN_MIRROR) as server:
+        monkeypatch.setenv("ADOPTION_JOBS_HN_URL", server.base_url)
+        yield server

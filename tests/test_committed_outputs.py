@@ -1,14 +1,16 @@
-"""Guards on what the repository ships: charts and results come from real refreshes only."""
+"""Guards on what the repository ships (the published copy in published/, written only by
+`python -m pipeline publish`): charts and results come from real refreshes only."""
 
 from __future__ import annotations
 
 import csv
+import json
 import re
 
 from pipeline.config import PROJECT_ROOT, REFERENCE_DIR
 
-CHARTS = PROJECT_ROOT / "data" / "charts"
-RESULTS = PROJECT_ROOT / "data" / "results"
+CHARTS = PROJECT_ROOT / "published" / "charts"
+RESULTS = PROJECT_ROOT / "published" / "results"
 FAKE_ORIGIN = re.compile(r"127\.0\.0\.1|localhost:|/tmp/|pytest-of-")
 
 
@@ -19,6 +21,19 @@ def test_committed_charts_do_not_come_from_test_fakes():
         assert "Data: " in text or "No data collected yet" in text, f"{svg.name} has no footer"
     for png in CHARTS.glob("*.png"):
         assert png.with_suffix(".svg").is_file(), f"{png.name} has no SVG twin"
+
+
+def test_published_charts_are_described_with_alt_text_and_data():
+    """Where the published copy has a charts.json, every chart in it has its files and a
+    real alt text (what the README gallery and the site show)."""
+    index = CHARTS / "charts.json"
+    if not index.is_file():
+        return
+    for entry in json.loads(index.read_text())["charts"]:
+        assert len(entry["alt"]) > 20, entry["name"]
+        for file in entry["files"].values():
+            assert (CHARTS / file).is_file(), file
+            assert not FAKE_ORIGIN.search((CHARTS / file).read_text(errors="ignore")), file
 
 
 def test_committed_results_do_not_come_from_test_fakes():

@@ -32,14 +32,6 @@ def hand_server(env, monkeypatch):
         yield server
 
 
-@pytest.fixture
-def mirror_server(env, monkeypatch):
-    assert any(HN_MIRROR.glob("*.json")), f"HN mirror missing at {HN_MIRROR}"
-    with AlgoliaServer(mirror=HN_MIRROR) as server:
-        monkeypatch.setenv("ADOPTION_JOBS_HN_URL", server.base_url)
-        yield server
-
-
 def db(env) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(env.db_path), read_only=True)
 

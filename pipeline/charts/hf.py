@@ -3,12 +3,11 @@ and which frameworks each has, and the framework mix of new models per quarter."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
+import pandas as pd
 from matplotlib.lines import Line2D
 
-from pipeline.charts import Chart, style
+from pipeline.charts import Chart, Drawn, style
 
 SCOPE_LABELS = {
     ("article", "tags"): "Article era (≤ 2 Mar 2022)\ntags method",
@@ -22,7 +21,7 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f}%"
 
 
-def draw_share(con: duckdb.DuckDBPyConnection, path: Path) -> list[Path]:
+def draw_share(con: duckdb.DuckDBPyConnection) -> Drawn:
     rows = con.execute(
         "SELECT as_of, method, pt_exclusive_pct, both_pct, tf_exclusive_pct, pt_or_tf, total, "
         "jax_pct_of_all, snapshot_id FROM out_hf__framework_share "
@@ -58,19 +57,30 @@ def draw_share(con: duckdb.DuckDBPyConnection, path: Path) -> list[Path]:
     then = by_key.get(("article", "tags"))
     now = by_key.get(("today", "tags"))
     if then and now:
-        ax.set_title(f"PyTorch-only: {then[2]:.0f}% of models as of the article, "
-                     f"{now[2]:.0f}% today\nTensorFlow-only: {then[4]:.0f}% then, "
-                     f"{now[4]:.0f}% today (tags method)", pad=26)
+        title = (f"PyTorch-only: {then[2]:.0f}% of models as of the article, "
+                 f"{now[2]:.0f}% today\nTensorFlow-only: {then[4]:.0f}% then, "
+                 f"{now[4]:.0f}% today (tags method)")
     else:
-        ax.set_title("Framework availability of HuggingFace models", pad=26)
-    return style.finish(fig, path, style.provenance(con, {r[8] for r in rows}))
+        title = "Framework availability of HuggingFace models"
+    ax.set_title(title, pad=26)
+    bars = "; ".join(
+        f"{SCOPE_LABELS[k].replace(chr(10), ', ')}: PyTorch only {_pct(by_key[k][2])}, both "
+        f"{_pct(by_key[k][3])}, TensorFlow only {_pct(by_key[k][4])} of {by_key[k][5]:,} "
+        f"models" for k in order)
+    alt = (f"{title.replace(chr(10), '; ')}. Stacked bars of HuggingFace models available in "
+           f"PyTorch or TensorFlow, split into PyTorch only, both and TensorFlow only: "
+           f"{bars}.")
+    data = pd.DataFrame(rows, columns=["as_of", "method", "pt_exclusive_pct", "both_pct",
+                                       "tf_exclusive_pct", "pt_or_tf", "total",
+                                       "jax_pct_of_all", "snapshot_id"])
+    return Drawn(fig, title.replace("\n", "; "), alt, data, {r[8] for r in rows})
 
 
 def _short_id(model_id: str, width: int = 34) -> str:
     return model_id if len(model_id) <= width else model_id[: width - 1] + "…"
 
 
-def draw_top30(con: duckdb.DuckDBPyConnection, path: Path) -> list[Path]:
+def draw_top30(con: duckdb.DuckDBPyConnection) -> Drawn:
     rows = con.execute(
         "SELECT as_of, rank, id, downloads, pytorch_tag, pytorch_weights, tensorflow_tag, "
         "jax_tag, snapshot_id FROM out_hf__top30 WHERE ranking = 'downloads' "
@@ -109,12 +119,22 @@ def draw_top30(con: duckdb.DuckDBPyConnection, path: Path) -> list[Path]:
         tf = sum(1 for r in data if r[6])
         summary.append((as_of, len(data), pt, tf))
     parts = {a: (n, pt, tf) for a, n, pt, tf in summary}
+    title = "The most downloaded HuggingFace models and their frameworks"
     if parts.get("article") and parts.get("today"):
         (n0, pt0, tf0), (n1, pt1, tf1) = parts["article"], parts["today"]
-        fig.suptitle(f"Top {n1} models by downloads: PyTorch-tagged {pt0}/{n0} (article era) "
-                     f"and {pt1}/{n1} (today);\nTensorFlow {tf0}/{n0} and {tf1}/{n1}",
-                     x=0.01, ha="left", fontweight="bold", fontsize=12)
-    return style.finish(fig, path, style.provenance(con, {r[8] for r in rows}))
+        title = (f"Top {n1} models by downloads: PyTorch-tagged {pt0}/{n0} (article era) "
+                 f"and {pt1}/{n1} (today);\nTensorFlow {tf0}/{n0} and {tf1}/{n1}")
+    fig.suptitle(title, x=0.01, ha="left", fontweight="bold", fontsize=12)
+    panels_text = "; ".join(
+        f"{'article era' if a == 'article' else 'today'}: {pt} of {n} tagged PyTorch, "
+        f"{tf} of {n} tagged TensorFlow" for a, n, pt, tf in summary)
+    alt = (f"{title.replace(chr(10), ' ')}. Dot table of the most downloaded models, one row "
+           f"per model, with filled dots for each framework it is available in: "
+           f"{panels_text}.")
+    data = pd.DataFrame(rows, columns=["as_of", "rank", "id", "downloads", "pytorch_tag",
+                                       "pytorch_weights", "tensorflow_tag", "jax_tag",
+                                       "snapshot_id"])
+    return Drawn(fig, title.replace("\n", " "), alt, data, {r[8] for r in rows})
 
 
 TREND_SERIES = [
@@ -127,7 +147,7 @@ TREND_SERIES = [
 ]
 
 
-def draw_trend(con: duckdb.DuckDBPyConnection, path: Path) -> list[Path]:
+def draw_trend(con: duckdb.DuckDBPyConnection) -> Drawn:
     rows = con.execute(
         "SELECT quarter, series, pct, complete, models, snapshot_id FROM out_hf__trend "
         "ORDER BY quarter"
@@ -153,11 +173,20 @@ def draw_trend(con: duckdb.DuckDBPyConnection, path: Path) -> list[Path]:
     st = [(r[0], r[2]) for r in rows if r[1] == "safetensors only, no framework tag" and r[3]]
     if len(pt) >= 2 and st:
         (q0, v0), (q1, v1) = pt[0], pt[-1]
-        ax.set_title(f"New models tagged pytorch: {v0:.0f}% in {_q(q0)} → {v1:.0f}% in {_q(q1)};"
-                     f"\nsafetensors-only models (no framework tag): {st[-1][1]:.0f}%")
+        title = (f"New models tagged pytorch: {v0:.0f}% in {_q(q0)} → {v1:.0f}% in {_q(q1)};"
+                 f"\nsafetensors-only models (no framework tag): {st[-1][1]:.0f}%")
     else:
-        ax.set_title("Framework tags of new HuggingFace models per quarter")
-    return style.finish(fig, path, style.provenance(con, {r[5] for r in rows}))
+        title = "Framework tags of new HuggingFace models per quarter"
+    ax.set_title(title)
+    latest = [(series, [r for r in rows if r[1] == series and r[3]]) for series, _, _ in
+              TREND_SERIES]
+    described = "; ".join(f"{series}: {pts[-1][2]:.0f}% in {_q(pts[-1][0])}"
+                          for series, pts in latest if pts)
+    alt = (f"{title.replace(chr(10), ' ')}. Line chart of the share of models created each "
+           f"quarter per framework series; latest complete quarter: {described}.")
+    data = pd.DataFrame(rows, columns=["quarter", "series", "pct", "complete", "models",
+                                       "snapshot_id"])
+    return Drawn(fig, title.replace("\n", " "), alt, data, {r[5] for r in rows})
 
 
 def _q(day) -> str:
@@ -167,9 +196,17 @@ def _q(day) -> str:
 MISSING = "Collect the Hub models: python -m pipeline refresh --source hf_models"
 CHARTS = [
     Chart("hf_framework_share", "Framework availability of HuggingFace models",
-          ("out_hf__framework_share",), draw_share, MISSING),
+          ("out_hf__framework_share",), draw_share, MISSING,
+          caption="HuggingFace Hub models available in PyTorch or TensorFlow, split into "
+                  "PyTorch only, both and TensorFlow only; as of the article (models created "
+                  "up to 2 Mar 2022) and today, by the article's tags method and by the "
+                  "weights method (safetensors loadable in PyTorch)."),
     Chart("hf_top30", "The 30 most downloaded HuggingFace models",
-          ("out_hf__top30",), draw_top30, MISSING),
+          ("out_hf__top30",), draw_top30, MISSING,
+          caption="The 30 most downloaded models (last 30 days) of the article era and of "
+                  "today, with a filled dot for each framework a model is available in."),
     Chart("hf_framework_trend", "Framework tags of new HuggingFace models per quarter",
-          ("out_hf__trend",), draw_trend, MISSING),
+          ("out_hf__trend",), draw_trend, MISSING,
+          caption="Share of the models created in each quarter that carry each framework "
+                  "tag; the latest quarter is incomplete and marked."),
 ]

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-from pathlib import Path
-
 import duckdb
 import matplotlib.dates as mdates
 import pandas as pd
 
 from pipeline.analysis.jobs import ARTICLE_MONTH, HN_BOARD, LABELS, LAST_MONTHS
-from pipeline.charts import Chart, style
+from pipeline.charts import Chart, Drawn, style
 
 TREND_FRAMEWORKS = ("pytorch", "tensorflow", "jax")
 SMOOTHING_MONTHS = 6
@@ -40,77 +37,128 @@ def smoothed_shares(con: duckdb.DuckDBPyConnection, months: int = SMOOTHING_MONT
     return data
 
 
+#: smooth only when there are at least this many months with threads (else plot each month)
+MIN_MONTHS_TO_SMOOTH = 2 * SMOOTHING_MONTHS
+
+
 def last_months(con: duckdb.DuckDBPyConnection) -> dict:
-    """The window of the headline figures: thread months within 12 months of the newest."""
+    """The window of the headline figures: complete thread months within 12 months of the
+    newest complete one (a thread still open would understate the month)."""
     row = con.execute(f"""
+        WITH done AS (SELECT * FROM out_jobs__hn_monthly WHERE NOT coalesce(incomplete, false))
         SELECT min(month), max(month), count(*), sum(postings), sum(pytorch), sum(tensorflow)
-        FROM out_jobs__hn_monthly
-        WHERE month > (SELECT max(month) FROM out_jobs__hn_monthly)
-                      - INTERVAL {LAST_MONTHS} MONTH""").fetchall()[0]
+        FROM done
+        WHERE month > (SELECT max(month) FROM done) - INTERVAL {LAST_MONTHS} MONTH""").fetchall()[0]
     return dict(zip(("first", "last", "months", "postings", "pytorch", "tensorflow"), row,
                     strict=True))
 
 
-def draw_hn_trend(con: duckdb.DuckDBPyConnection, path: Path) -> list[Path]:
+def _month_span(first, last) -> str:
+    return f"{first:%b %Y}" if first == last else f"{first:%b %Y}–{last:%b %Y}"
+
+
+def draw_hn_trend(con: duckdb.DuckDBPyConnection) -> Drawn:
     data = smoothed_shares(con)
-    present = data[data["postings"].notna()]
+    present = data[data["postings"].notna()].copy()
     months = present["month"]
+    smooth = len(present) >= MIN_MONTHS_TO_SMOOTH
+    open_month = present["incomplete"].fillna(False).astype(bool)
     fig, ax = style.figure(height=5.0)
-    done = ~present["incomplete"].astype(bool)
     for fw in TREND_FRAMEWORKS:
         colour = COLOURS[fw]
-        ax.scatter(months[done], present.loc[done, f"{fw}_pct"], s=10, color=colour,
-                   alpha=0.35, lw=0)
-        ax.scatter(months[~done], present.loc[~done, f"{fw}_pct"], s=24, facecolors="none",
-                   edgecolors=colour, lw=1)
-        ax.plot(data["month"], data[f"{fw}_smooth_pct"], color=colour, lw=2.2,
-                label=f"{LABELS[fw]} ({SMOOTHING_MONTHS}-month smoothed)")
-    points = present[[f"{fw}_pct" for fw in TREND_FRAMEWORKS]].stack()
-    smooth = data[[f"{fw}_smooth_pct" for fw in TREND_FRAMEWORKS]].max().max()
-    top = max(5.0, 1.5 * float(smooth), 1.1 * float(points.quantile(0.95)))
+        done = present[~open_month]
+        if smooth:
+            ax.scatter(done["month"], done[f"{fw}_pct"], s=10, color=colour, alpha=0.35, lw=0)
+            ax.plot(data["month"], data[f"{fw}_smooth_pct"], color=colour, lw=2.2,
+                    label=f"{LABELS[fw]} ({SMOOTHING_MONTHS}-month smoothed)")
+        else:
+            ax.plot(done["month"], done[f"{fw}_pct"], color=colour, lw=2, marker="o", ms=5,
+                    label=LABELS[fw])
+            if open_month.any() and len(done):  # dotted link to the open month
+                tail = pd.concat([done.tail(1), present[open_month]])
+                ax.plot(tail["month"], tail[f"{fw}_pct"], color=colour, lw=1.2, ls=":")
+        ax.scatter(months[open_month], present.loc[open_month, f"{fw}_pct"], s=42,
+                   facecolors="white", edgecolors=colour, lw=1.6, zorder=4)
+    values = present[[f"{fw}_pct" for fw in TREND_FRAMEWORKS]].stack()
+    top = max(1.0, 1.25 * float(values.max()))
     ax.set_ylim(0, top)
+    for _, row in present[open_month].iterrows():
+        ax.annotate(f"{row['month']:%b %Y}: thread\nstill open", (row["month"], top * 0.97),
+                    ha="center", va="top", fontsize=7.5, color="#52606D")
+    pad = pd.DateOffset(months=1 if len(present) < 24 else 3)
+    lo, hi = months.min() - pad, months.max() + pad
+    ax.set_xlim(lo, hi)
     article = pd.Timestamp(ARTICLE_MONTH)
-    ax.axvline(article, color=style.ARTICLE, ls="--", lw=1)
-    ax.text(article, top * 0.02, " article (Dec 2021)", rotation=90, fontsize=8,
-            va="bottom", ha="right", color=style.ARTICLE)
-    first = min(months.min(), pd.Timestamp(date(2021, 1, 1)))
-    if months.min() > article:
-        ax.text(article + (months.min() - article) / 2, top * 0.5,
-                f"no threads collected before {months.min():%b %Y}\n(a live refresh "
-                "backfills from April 2011)", ha="center", va="center", fontsize=9,
-                color="#52606D")
-    ax.set_xlim(first - pd.DateOffset(months=2), months.max() + pd.DateOffset(months=3))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
-    ax.set_ylabel("Postings mentioning it (% of the month's postings)")
-    ax.set_xlabel("Thread month (dots: single months; hollow: the month still open)")
-    ax.legend(loc="upper left")
+    if lo <= article <= hi:
+        ax.axvline(article, color=style.ARTICLE, ls="--", lw=1)
+        ax.text(article, top * 0.02, " article (Dec 2021)", rotation=90, fontsize=8,
+                va="bottom", ha="right", color=style.ARTICLE)
+        note = ""
+    else:
+        note = (f"; the article (Dec 2021) predates the first thread collected "
+                f"({months.min():%b %Y})")
+    if len(present) < 24:
+        ax.xaxis.set_major_locator(mdates.MonthLocator())
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
+    else:
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=10))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    ax.set_ylabel("Postings mentioning it\n(% of the month's postings)")
+    ax.set_xlabel("Thread month (hollow: the month's thread is still open)" + note,
+                  fontsize=8.5)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     recent = last_months(con)
     if recent["postings"]:
         pt = 100 * recent["pytorch"] / recent["postings"]
         tf = 100 * recent["tensorflow"] / recent["postings"]
-        ax.set_title(f"HN 'Who is hiring?': PyTorch in {pt:.1f}% of postings, TensorFlow in "
-                     f"{tf:.1f}%\n(newest {recent['months']} thread months, "
-                     f"{recent['first']:%b %Y}–{recent['last']:%b %Y}: "
-                     f"{int(recent['postings']):,} postings)", fontsize=11.5)
+        span = _month_span(recent["first"], recent["last"])
+        title = (f"HN 'Who is hiring?': PyTorch in {pt:.1f}% of postings, TensorFlow in "
+                 f"{tf:.1f}% ({recent['months']} complete month"
+                 f"{'s' if recent['months'] != 1 else ''}, {span}: "
+                 f"{int(recent['postings']):,} postings)")
+        ax.set_title(title.replace(" (", "\n(", 1), fontsize=11.5)
     else:
-        ax.set_title("HN 'Who is hiring?' postings mentioning each framework")
-    return style.finish(fig, path, style.provenance(con, set(present["snapshot_id"])))
+        title = "HN 'Who is hiring?' postings mentioning each framework"
+        ax.set_title(title)
+    monthly = "; ".join(
+        f"{r['month']:%b %Y}{' (open)' if o else ''}: "
+        + ", ".join(f"{LABELS[fw]} {r[f'{fw}_pct']:.1f}%" for fw in TREND_FRAMEWORKS)
+        for (_, r), o in zip(present.iterrows(), open_month, strict=True))
+    shown = (f"smoothed over {SMOOTHING_MONTHS} months" if smooth else "one point per month")
+    alt = (f"{title}. Line chart of the share of HN 'Who is hiring?' postings that mention "
+           f"PyTorch, TensorFlow and JAX per month ({shown}). "
+           + (monthly if len(present) <= 24 else
+              f"{len(present)} months from {months.min():%b %Y} to {months.max():%b %Y}."))
+    columns = ["month", "postings", "incomplete", "snapshot_id"] + [
+        f"{fw}{suffix}" for fw in TREND_FRAMEWORKS
+        for suffix in ("", "_pct") + (("_smooth_pct",) if smooth else ())]
+    out = present[columns].assign(month=present["month"].dt.strftime("%Y-%m"))
+    return Drawn(fig, title, alt, out, set(present["snapshot_id"].dropna()))
 
 
-def draw_job_postings(con: duckdb.DuckDBPyConnection, path: Path) -> list[Path]:
+def draw_job_postings(con: duckdb.DuckDBPyConnection) -> Drawn:
     rows = con.execute(
         "SELECT board, board_order, kind, date, framework, count, regions, has_data, "
         "snapshot_id FROM out_jobs__board_counts WHERE framework IN ('pytorch', 'tensorflow') "
         "ORDER BY board_order, board").df()
     boards = list(dict.fromkeys(rows["board"]))
+    with_data = [b for b in boards if rows.loc[rows["board"] == b, "has_data"].any()]
+    empty = [b for b in boards if b not in with_data]
     history = con.execute(
         "SELECT board, date, framework, count, snapshot_id FROM out_jobs__board_history "
         "WHERE framework IN ('pytorch', 'tensorflow') AND board IN "
         "(SELECT board FROM out_jobs__board_history GROUP BY board "
         " HAVING count(DISTINCT date) > 1) ORDER BY board, date").df()
     has_history = not history.empty
-    fig, axes = style.figure(height=5.4 if has_history else 4.2,
-                             nrows=2 if has_history else 1, ncols=len(boards), squeeze=False,
+    empty_note = (f"No counts recorded yet for {', '.join(empty)}: add them to "
+                  "data/manual/job_board_counts.csv (see data/manual/README.md)") if empty else ""
+    if not with_data:
+        title = "Job postings mentioning TensorFlow vs PyTorch: no counts yet"
+        fig = style.no_data(title, empty_note or "No job-board counts yet.")
+        return Drawn(fig, title, f"{title}. {empty_note}", rows, set(), has_data=False)
+    panels = len(with_data)
+    fig, axes = style.figure(height=5.8 if has_history else 4.6,
+                             nrows=2 if has_history else 1, ncols=panels, squeeze=False,
                              gridspec_kw={"height_ratios": [3, 2]} if has_history else None)
     if has_history:
         gs = axes[1, 0].get_gridspec()
@@ -118,36 +166,33 @@ def draw_job_postings(con: duckdb.DuckDBPyConnection, path: Path) -> list[Path]:
             ax.remove()
         hist_ax = fig.add_subplot(gs[1, :])
     snapshots = set(rows["snapshot_id"].dropna()) | set(history.get("snapshot_id", []))
-    verdicts = []
-    for ax, board in zip(axes[0], boards, strict=True):
+    verdicts, described = [], []
+    frameworks = ("tensorflow", "pytorch")
+    for ax, board in zip(axes[0], with_data, strict=True):
         part = rows[rows["board"] == board].set_index("framework")
-        name = f"{board}\n(Who is hiring?)" if board == HN_BOARD else board
-        ax.set_title(name, fontsize=9.5, loc="center", fontweight="bold")
-        ax.grid(axis="x", visible=False)
-        if not part["has_data"].any():
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for side in ("left", "bottom"):
-                ax.spines[side].set_visible(False)
-            ax.text(0.5, 0.5, "no data\nrecorded yet", ha="center", va="center",
-                    transform=ax.transAxes, color="#52606D", fontsize=9)
-            continue
         values = [int(part.loc[fw, "count"]) if fw in part.index and pd.notna(part.loc[fw, "count"])
-                  else 0 for fw in ("tensorflow", "pytorch")]
-        bars = ax.bar([0, 1], values, color=[style.TENSORFLOW, style.PYTORCH], width=0.7)
-        ax.set_xticks([])
+                  else 0 for fw in frameworks]
+        bars = ax.bar([0, 1], values, color=[COLOURS[fw] for fw in frameworks], width=0.6,
+                      label=[LABELS[fw] for fw in frameworks])
+        ax.set_xticks([0, 1], [LABELS[fw] for fw in frameworks], fontsize=9)
+        ax.set_xlim(-0.6 - 0.5 / panels, 1.6 + 0.5 / panels)
+        ax.grid(axis="x", visible=False)
         for bar, value in zip(bars, values, strict=True):
             ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f"{value:,}",
-                    ha="center", va="bottom", fontsize=8)
-        ax.set_ylim(0, max(values) * 1.18 or 1)
+                    ha="center", va="bottom", fontsize=9)
+        ax.set_ylim(0, max(values) * 1.2 or 1)
         when = part["date"].dropna()
         where = part["regions"].dropna()
-        label = f"{pd.Timestamp(when.iloc[0]):%Y-%m-%d}" if len(when) else ""
-        if board.startswith("Hacker News") and len(where):
-            label = where.iloc[0].split(" (")[0]
-        ax.set_xlabel(label, fontsize=7.5)
+        period = f"{pd.Timestamp(when.iloc[0]):%Y-%m-%d}" if len(when) else ""
+        if board == HN_BOARD and len(where):
+            period = where.iloc[0].split(" (")[0]
+        name = f"{board} 'Who is hiring?'" if board == HN_BOARD else board
+        ax.set_title(f"{name}\n{period}", fontsize=9.5, loc="center", fontweight="bold")
         verdicts.append(values[1] > values[0])
-    axes[0][0].set_ylabel("Postings mentioning it (count)")
+        described.append((name, period, values[1], values[0]))
+    axes[0][0].set_ylabel("Postings mentioning it")
+    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8.5,
+                       borderaxespad=0.3)
     if has_history:
         for (board, fw), part in history.groupby(["board", "framework"]):
             hist_ax.plot(pd.to_datetime(part["date"]), part["count"], marker="o", ms=3,
@@ -160,16 +205,26 @@ def draw_job_postings(con: duckdb.DuckDBPyConnection, path: Path) -> list[Path]:
         hist_ax.set_xlabel("Date of the count")
         hist_ax.legend(fontsize=7, ncol=2)
         hist_ax.set_title("History of the dated counts", fontsize=9.5)
-    empty = [b for b in boards if not rows.loc[rows["board"] == b, "has_data"].any()]
-    title = "Job postings mentioning TensorFlow (orange) vs PyTorch (red)"
-    if verdicts:
-        title = (f"PyTorch (red) beats TensorFlow (orange) on {sum(verdicts)} of "
-                 f"{len(verdicts)} boards with counts")
-    if empty:
-        title += f"\n{', '.join(empty)}: no counts recorded (see data/manual/README.md)"
+    if panels == 1:
+        name, period, pt, tf = described[0]
+        leader, other = ("PyTorch", "TensorFlow") if pt > tf else ("TensorFlow", "PyTorch")
+        verdict = (f"{leader} is mentioned in more job postings than {other}" if pt != tf
+                   else "PyTorch and TensorFlow are mentioned in as many job postings")
+        title = f"{verdict}\n{name}, {period}: PyTorch {pt:,}, TensorFlow {tf:,}"
+    else:
+        title = (f"PyTorch is mentioned in more postings than TensorFlow on {sum(verdicts)} "
+                 f"of the {panels} job boards with counts")
     fig.suptitle(title, x=0.01, ha="left", fontsize=11, fontweight="bold")
-
-    return style.finish(fig, path, style.provenance(con, snapshots))
+    if empty_note:
+        fig.text(0.01, 0.045, empty_note, fontsize=7.5, color="#52606D", ha="left",
+                 va="bottom")
+    alt = (f"{title.replace(chr(10), '. ')}. Bar chart of job postings mentioning TensorFlow "
+           f"and PyTorch per board: "
+           + "; ".join(f"{n} ({p}): PyTorch {pt:,}, TensorFlow {tf:,}"
+                       for n, p, pt, tf in described)
+           + "." + (f" {empty_note}." if empty_note else ""))
+    title = title.replace("\n", ". ")
+    return Drawn(fig, title, alt, rows, snapshots)
 
 
 MISSING_HN = ("Collect the HN 'Who is hiring?' threads: `python -m pipeline refresh --source "
@@ -178,7 +233,14 @@ MISSING_BOARDS = ("Run `python -m pipeline refresh` (HN threads and/or counts in
                   "data/manual/job_board_counts.csv)")
 CHARTS = [
     Chart("jobs_hn_trend", "HN 'Who is hiring?' postings mentioning PyTorch vs TensorFlow",
-          ("out_jobs__hn_monthly",), draw_hn_trend, MISSING_HN),
+          ("out_jobs__hn_monthly",), draw_hn_trend, MISSING_HN,
+          caption="Share of the top-level postings in each monthly Hacker News 'Who is "
+                  "hiring?' thread that mention PyTorch, TensorFlow or JAX (matching rules: "
+                  "docs/methodology/jobs.md). Hollow points: the newest thread is still open, "
+                  "so its month is incomplete and left out of the headline shares."),
     Chart("job_postings", "Job postings mentioning TensorFlow vs PyTorch",
-          ("out_jobs__board_counts",), draw_job_postings, MISSING_BOARDS),
+          ("out_jobs__board_counts",), draw_job_postings, MISSING_BOARDS,
+          caption="Postings mentioning TensorFlow and PyTorch per job board, each on its own "
+                  "scale: the article's boards (LinkedIn, ZipRecruiter, Indeed) from counts "
+                  "recorded by hand, Hacker News from the collected threads."),
 ]

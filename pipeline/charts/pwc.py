@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import duckdb
+import pandas as pd
 
-from pipeline.charts import Chart, style
+from pipeline.charts import Chart, Drawn, style
 from pipeline.config import REFERENCE_DIR
 
 TABLE = "out_pwc__quarterly_share"
@@ -32,8 +32,7 @@ def article_values() -> dict[str, float]:
                 if r["figure_id"].startswith("pwc_")}
 
 
-def draw_quarterly_share(con: duckdb.DuckDBPyConnection, path: Path,
-                         variant: str = "all") -> list[Path]:
+def draw_quarterly_share(con: duckdb.DuckDBPyConnection, variant: str = "all") -> Drawn:
     columns = ", ".join(c for c, _, _ in SERIES)
     rows = con.execute(
         f"SELECT quarter, year, q, repos, complete, snapshot_id, {columns} FROM {TABLE} "
@@ -51,8 +50,10 @@ def draw_quarterly_share(con: duckdb.DuckDBPyConnection, path: Path,
     if not shown:
         ax.text(0.5, 0.5, "No complete quarter since late 2017 in the archive", ha="center",
                 transform=ax.transAxes)
-        ax.set_title("Framework share of new paper repositories (Papers with Code)")
-        return style.finish(fig, path, style.provenance(con, {r[5] for r in rows}))
+        title = "Framework share of new paper repositories (Papers with Code)"
+        ax.set_title(title)
+        return Drawn(fig, title, f"{title}: no complete quarter since late 2017 in the archive.",
+                     _frame(rows), {r[5] for r in rows})
     # one slot per calendar quarter, so quarters without repositories stay visible as gaps
     first_index = shown[0][1] * 4 + shown[0][2] - 1
     x_of = {r[0]: r[1] * 4 + r[2] - 1 - first_index for r in shown}
@@ -105,8 +106,9 @@ def draw_quarterly_share(con: duckdb.DuckDBPyConnection, path: Path,
     side.legend(handles[::-1], labels[::-1], loc="upper left", fontsize=8, handlelength=1.2,
                 borderaxespad=0)
     first, last = shown[0], shown[-1]
-    ax.set_title(f"PyTorch: {first[6]:.0f}% → {last[6]:.0f}% of new paper repositories "
-                 f"({first[0]} → {last[0]});\nTensorFlow: {first[7]:.0f}% → {last[7]:.0f}%", pad=14)
+    title = (f"PyTorch: {first[6]:.0f}% → {last[6]:.0f}% of new paper repositories "
+             f"({first[0]} → {last[0]});\nTensorFlow: {first[7]:.0f}% → {last[7]:.0f}%")
+    ax.set_title(title, pad=14)
     notes = ["Share of ALL repositories first", "linked to a paper in the quarter",
              "(\"no framework\" included)."]
     if variant == "official":
@@ -118,12 +120,27 @@ def draw_quarterly_share(con: duckdb.DuckDBPyConnection, path: Path,
         notes.append(f"Incomplete {', '.join(partial)} omitted.")
     side.text(0, 0.36, "\n".join(box + [""] + notes if box else notes), transform=side.transAxes,
               fontsize=7.3, va="top", ha="left", linespacing=1.35)
-    return style.finish(fig, path, style.provenance(con, {r[5] for r in rows}))
+    at_article = (f" In {ARTICLE_QUARTER}: PyTorch {article[6]:.0f}%, TensorFlow "
+                  f"{article[7]:.0f}% of {article[3]:,} repositories." if article else "")
+    alt = (f"{title.replace(chr(10), ' ')}. Stacked bars per quarter of the framework share of "
+           f"new paper repositories on Papers with Code ({len(shown)} complete quarters, "
+           f"{shown[0][0]} to {shown[-1][0]}), with the number of repositories per quarter "
+           f"below.{at_article}")
+    return Drawn(fig, title.replace("\n", " "), alt, _frame(rows), {r[5] for r in rows})
+
+
+def _frame(rows: list) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["quarter", "year", "q", "repos", "complete",
+                                       "snapshot_id", *(c for c, _, _ in SERIES)])
 
 
 MISSING = ("Collect the Papers with Code archive: "
            "python -m pipeline refresh --source papers_with_code")
 CHARTS = [
     Chart("pwc_quarterly_share", "Framework share of new paper repositories (Papers with Code)",
-          (TABLE,), draw_quarterly_share, MISSING),
+          (TABLE,), draw_quarterly_share, MISSING,
+          caption="Framework of the repositories first linked to a paper in each quarter "
+                  "(Papers with Code archive), as a share of all of the quarter's "
+                  "repositories including those with no framework detected; the article's "
+                  "Q4 2021 values are marked ◆, repositories per quarter below."),
 ]

@@ -2,67 +2,109 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 import numpy as np
+import pandas as pd
 from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
 
-from pipeline.charts import Chart, style
+from pipeline.charts import Chart, Drawn, style
 from pipeline.store import table_exists
 
 PWC_CONFERENCE_TABLE = "out_pwc__conference_share"
 
 
-def draw_research_share(con: duckdb.DuckDBPyConnection, path: Path) -> list[Path]:
-    rows = con.execute(
-        "SELECT m.conference, m.year + (m.month - 1) / 12.0 AS t, m.pt_share_pct, m.snapshot_id "
-        "FROM core_conferences__meetings m WHERE m.pt_share_pct IS NOT NULL "
-        "AND m.pytorch_papers + m.tensorflow_papers > 0 ORDER BY m.conference, t"
-    ).fetchall()
-    pooled = con.execute(
-        "SELECT year + 0.5, pt_share_pct FROM out_research__share "
-        "WHERE conference = 'All conferences' AND pt_share_pct IS NOT NULL ORDER BY year"
-    ).fetchall()
-    snapshots = {r[3] for r in rows}
-    fig, ax = style.figure(height=5.0)
-    conferences = sorted({r[0] for r in rows})
-    palette = [
-        "#4C6A92", "#7A9E7E", "#B07AA1", "#D4A373", "#6C757D",
-        "#3D8D9E", "#A3785F", "#8C6BB1", "#5E8C61",
-    ]
-    for colour, conf in zip(palette * 2, conferences, strict=False):
-        pts = [(t, v) for c, t, v, _ in rows if c == conf]
-        ax.plot(*zip(*pts, strict=True), marker="o", ms=3, lw=1.1, alpha=0.75, color=colour,
-                label=conf)
-    if pooled:
-        ax.plot(*zip(*pooled, strict=True), color=style.PYTORCH, lw=3, marker="o",
-                label="All conferences (pooled)")
+#: Paul Tol's "muted" qualitative palette: nine colours told apart with colour-blind vision
+CONFERENCE_COLOURS = ["#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77",
+                      "#CC6677", "#882255", "#AA4499"]
+CONFERENCE_MARKERS = ["o", "s", "^", "v", "D", "P", "X", "<", ">"]
+POOLED = "All conferences (pooled)"
+
+
+def pooled_by_year(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Pooled share per calendar year with the conferences that make it up."""
+    return con.execute("""
+        SELECT s.year, s.pt_share_pct, s.pytorch_papers, s.tensorflow_papers, s.snapshot_id,
+               count(DISTINCT m.conference) AS conferences,
+               string_agg(DISTINCT m.conference, ', ' ORDER BY m.conference) AS which
+        FROM out_research__share s
+        JOIN core_conferences__meetings m
+          ON m.year = s.year AND m.pytorch_papers + m.tensorflow_papers > 0
+        WHERE s.conference = 'All conferences' AND s.pt_share_pct IS NOT NULL
+        GROUP BY ALL ORDER BY s.year""").df()
+
+
+def draw_research_share(con: duckdb.DuckDBPyConnection) -> Drawn:
+    meetings = con.execute(
+        "SELECT conference, year, month, year + (month - 1) / 12.0 AS t, pt_share_pct, "
+        "pytorch_papers, tensorflow_papers, snapshot_id FROM core_conferences__meetings "
+        "WHERE pt_share_pct IS NOT NULL AND pytorch_papers + tensorflow_papers > 0 "
+        "ORDER BY conference, t").df()
+    pooled = pooled_by_year(con)
+    snapshots = set(meetings["snapshot_id"]) | set(pooled["snapshot_id"])
+    fig, ax = style.figure(height=5.2)
+    conferences = sorted(set(meetings["conference"]))
+    for i, conf in enumerate(conferences):
+        part = meetings[meetings["conference"] == conf]
+        ax.plot(part["t"], part["pt_share_pct"], lw=1.1, ms=4, alpha=0.85, label=conf,
+                color=CONFERENCE_COLOURS[i % len(CONFERENCE_COLOURS)],
+                marker=CONFERENCE_MARKERS[i % len(CONFERENCE_MARKERS)])
+    pooled["t"] = pooled["year"] + 0.5
+    single = pooled["conferences"] < 2
+    ax.plot(pooled["t"], pooled["pt_share_pct"], color=style.PYTORCH, lw=3.2, zorder=4,
+            label=POOLED)
+    ax.scatter(pooled.loc[~single, "t"], pooled.loc[~single, "pt_share_pct"], s=46,
+               color=style.PYTORCH, zorder=5)
+    ax.scatter(pooled.loc[single, "t"], pooled.loc[single, "pt_share_pct"], s=70, lw=2,
+               facecolor="white", edgecolor=style.PYTORCH, zorder=5,
+               label="Pooled year with one conference only")
+    for _, row in pooled[single].iterrows():
+        ax.annotate(f"{row['year']}: {row['which']} only", (row["t"], row["pt_share_pct"]),
+                    xytext=(0, 9), textcoords="offset points", ha="right", fontsize=7.5,
+                    color=style.PYTORCH)
+    data = pd.concat([
+        meetings.assign(series=meetings["conference"], conferences=1)[
+            ["series", "year", "month", "pt_share_pct", "pytorch_papers", "tensorflow_papers",
+             "conferences", "snapshot_id"]],
+        pooled.assign(series=POOLED, month=None)[
+            ["series", "year", "month", "pt_share_pct", "pytorch_papers", "tensorflow_papers",
+             "conferences", "snapshot_id"]],
+    ], ignore_index=True)
     if table_exists(con, PWC_CONFERENCE_TABLE):
         pwc = con.execute(
-            f"SELECT year + 0.5, 100.0 * sum(pytorch_repos) / "
-            f"nullif(sum(pytorch_repos) + sum(tensorflow_repos), 0), any_value(snapshot_id) "
-            f"FROM {PWC_CONFERENCE_TABLE} GROUP BY year HAVING "
-            f"sum(pytorch_repos) + sum(tensorflow_repos) > 0 ORDER BY year"
-        ).fetchall()
-        if pwc:
-            ax.plot([r[0] for r in pwc], [r[1] for r in pwc], color=style.PYTORCH, lw=2,
+            f"SELECT year, 100.0 * sum(pytorch_repos) / "
+            f"nullif(sum(pytorch_repos) + sum(tensorflow_repos), 0) AS pt_share_pct, "
+            f"any_value(snapshot_id) AS snapshot_id FROM {PWC_CONFERENCE_TABLE} GROUP BY year "
+            f"HAVING sum(pytorch_repos) + sum(tensorflow_repos) > 0 ORDER BY year").df()
+        if len(pwc):
+            ax.plot(pwc["year"] + 0.5, pwc["pt_share_pct"], color=style.PYTORCH, lw=2,
                     ls="--", marker="s", ms=4,
                     label="All conferences, Papers with Code repos (2nd source)")
-            snapshots |= {r[2] for r in pwc}
+            snapshots |= set(pwc["snapshot_id"])
+            data = pd.concat([data, pwc.assign(series="Papers with Code repos (pooled)")],
+                             ignore_index=True)
     ax.set_ylim(0, 100)
-    ax.set_ylabel("PyTorch share of papers using PyTorch or TensorFlow (%)")
+    ax.set_ylabel("PyTorch share of papers using\nPyTorch or TensorFlow (%)")
     ax.set_xlabel("Conference meeting date")
-    started = [(t, v) for t, v in pooled if v > 0]
-    if started:
-        (t0, v0), (t1, v1) = started[0], started[-1]
-        ax.set_title(f"PyTorch's share of conference papers rose from {v0:.0f}% ({int(t0)}) "
-                     f"to {v1:.0f}% ({int(t1)})")
+    ax.legend(loc="lower right", ncol=2, fontsize=7.5, framealpha=0.9, frameon=True,
+              edgecolor="none")
+    multi = pooled[~single & (pooled["pt_share_pct"] > 0)]
+    if len(multi) >= 2:
+        first, last = multi.iloc[0], multi.iloc[-1]
+        title = (f"Pooled PyTorch share of conference papers: "
+                 f"{first['pt_share_pct']:.0f}% in {first['year']} → "
+                 f"{last['pt_share_pct']:.0f}% in {last['year']}")
     else:
-        ax.set_title("PyTorch's share of conference papers")
-    ax.legend(ncol=3, loc="upper left", fontsize=7.5)
-    return style.finish(fig, path, style.provenance(con, snapshots))
+        title = "PyTorch's share of conference papers"
+    ax.set_title(title, fontsize=11)
+    yearly = "; ".join(
+        f"{r['year']}: {r['pt_share_pct']:.0f}%"
+        + (f" ({r['which']} only)" if r["conferences"] < 2 else "")
+        for _, r in pooled.iterrows())
+    alt = (f"{title}. Line chart of PyTorch's share of the papers that mention PyTorch or "
+           f"TensorFlow at {len(conferences)} conferences ({', '.join(conferences)}), one line "
+           f"per conference plus the pooled yearly share: {yearly}.")
+    return Drawn(fig, title, alt, data, snapshots)
 
 
 def _band(ax, x0: float, x1: float, y0: tuple[float, float], y1: tuple[float, float],
@@ -78,19 +120,28 @@ def _band(ax, x0: float, x1: float, y0: tuple[float, float], y1: tuple[float, fl
     ax.add_patch(PathPatch(MplPath(verts, codes), facecolor=colour, alpha=0.45, lw=0))
 
 
-def draw_migration_sankey(con: duckdb.DuckDBPyConnection, path: Path) -> list[Path]:
+def draw_migration_sankey(con: duckdb.DuckDBPyConnection) -> Drawn:
     flows = con.execute(
         "SELECT from_group, to_group, authors, share_of_from_group_pct, snapshot_id, "
-        "from_year, to_year FROM out_research__migration"
-    ).fetchall()
+        "from_year, to_year FROM out_research__migration").df()
     groups = ["TensorFlow", "Both", "PyTorch"]
-    from_year, to_year = flows[0][5], flows[0][6]
-    out_total = {g: sum(f[2] for f in flows if f[0] == g) for g in groups}
-    in_total = {g: sum(f[2] for f in flows if f[1] == g) for g in groups}
+    from_year, to_year = int(flows["from_year"].iloc[0]), int(flows["to_year"].iloc[0])
+
+    def authors(src: str, dst: str) -> int:
+        hit = flows[(flows["from_group"] == src) & (flows["to_group"] == dst)]["authors"]
+        return int(hit.iloc[0]) if len(hit) else 0
+
+    # shares of each 2018 group, rounded so that each group's shares add up to exactly 100%
+    shown = {g: dict(zip(groups, style.largest_remainder([authors(g, t) for t in groups]),
+                         strict=True)) for g in groups}
+    flows["share_rounded_pct"] = [shown[f][t] for f, t in zip(flows["from_group"],
+                                                               flows["to_group"], strict=True)]
+    out_total = {g: sum(authors(g, t) for t in groups) for g in groups}
+    in_total = {g: sum(authors(f, g) for f in groups) for g in groups}
     total = sum(out_total.values())
-    gap = 0.04 * total
-    fig, ax = style.figure(height=5.2)
-    node_w, x_left, x_right = 0.06, 0.12, 0.82
+    gap = 0.05 * total
+    fig, ax = style.figure(height=5.6)
+    node_w, x_left, x_right = 0.05, 0.16, 0.80
 
     def stack(sizes: dict[str, int]) -> dict[str, float]:
         tops, y = {}, total + gap * (len(groups) - 1)
@@ -101,52 +152,69 @@ def draw_migration_sankey(con: duckdb.DuckDBPyConnection, path: Path) -> list[Pa
 
     left_top, right_top = stack(out_total), stack(in_total)
     right_cursor = dict(right_top)
+    labels: list[tuple[float, str]] = []
     for g in groups:
         cursor = left_top[g]
         for target in groups:
-            n, share = next(((f[2], f[3]) for f in flows if f[0] == g and f[1] == target),
-                            (0, 0.0))
+            n = authors(g, target)
             if n == 0:
                 continue
             y0 = (cursor, cursor - n)
             y1 = (right_cursor[target], right_cursor[target] - n)
             _band(ax, x_left + node_w, x_right, y0, y1, style.FRAMEWORK_COLOURS[g])
-            if n / total > 0.012:
-                ax.text(x_left + node_w + 0.01, cursor - n / 2, f"{share:.0f}% → {target}",
-                        va="center", fontsize=7.5, color="#1F2933")
+            labels.append((cursor - n / 2, f"{shown[g][target]}% → {target}"))
             cursor -= n
             right_cursor[target] -= n
+    # one label per flow beside its start, moved apart where thin flows would overlap
+    top_y = total + gap * (len(groups) - 1)
+    placed = style.spread([y for y, _ in labels], 0.042 * top_y, 0, top_y)
+    for (_, text), y in zip(labels, placed, strict=True):
+        ax.text(x_left + node_w + 0.012, y, text, va="center", fontsize=7.8, color="#1F2933",
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7})
     for x, tops, sizes, year in ((x_left, left_top, out_total, from_year),
                                  (x_right, right_top, in_total, to_year)):
         for g in groups:
             colour = style.FRAMEWORK_COLOURS[g]
             ax.add_patch(Rectangle((x, tops[g] - sizes[g]), node_w, sizes[g], color=colour))
-            label = f"{g}\n{sizes[g]:,} authors"
-            if x == x_left:
-                ax.text(x - 0.01, tops[g] - sizes[g] / 2, label, ha="right", va="center",
-                        fontsize=8.5)
-            else:
-                ax.text(x + node_w + 0.01, tops[g] - sizes[g] / 2, label, ha="left",
-                        va="center", fontsize=8.5)
-        ax.text(x + node_w / 2, total + gap * 3, str(year), ha="center", fontweight="bold")
-    ax.set_xlim(-0.05, 1.08)
-    ax.set_ylim(-gap, total + gap * 3.8)
+            label = f"{g if g == 'Both' else g + ' only'}\n{sizes[g]:,} authors"
+            left = x == x_left
+            ax.text(x - 0.012 if left else x + node_w + 0.012, tops[g] - sizes[g] / 2, label,
+                    ha="right" if left else "left", va="center", fontsize=8.5)
+        ax.text(x + node_w / 2, total + gap * 2.6, str(year), ha="center", fontweight="bold")
+    ax.set_xlim(-0.02, 1.0)
+    ax.set_ylim(-gap * 0.5, total + gap * 3.2)
     ax.axis("off")
-    tf_moved = sum(f[2] for f in flows if f[0] == "TensorFlow" and f[1] != "TensorFlow")
+    tf_moved = out_total["TensorFlow"] - authors("TensorFlow", "TensorFlow")
     tf_pct = 100 * tf_moved / out_total["TensorFlow"] if out_total["TensorFlow"] else np.nan
-    pt_stay = sum(f[2] for f in flows if f[0] == "PyTorch" and f[1] != "TensorFlow")
+    pt_stay = out_total["PyTorch"] - authors("PyTorch", "TensorFlow")
     pt_pct = 100 * pt_stay / out_total["PyTorch"] if out_total["PyTorch"] else np.nan
-    ax.set_title(f"{tf_pct:.0f}% of {from_year}'s TensorFlow-only authors used PyTorch in "
-                 f"{to_year};\n{pt_pct:.0f}% of its PyTorch-only authors stayed with PyTorch",
-                 loc="center")
-    return style.finish(fig, path, style.provenance(con, {f[4] for f in flows}))
+    title = (f"{tf_pct:.0f}% of {from_year}'s TensorFlow-only authors used PyTorch in "
+             f"{to_year};\n{pt_pct:.0f}% of its PyTorch-only authors stayed with PyTorch")
+    ax.set_title(title, loc="center")
+    parts = [f"of {out_total[g]:,} {g if g == 'Both' else g + '-only'} authors"
+             f"{' (both frameworks)' if g == 'Both' else ''}: "
+             + ", ".join(f"{shown[g][t]}% → {t if t == 'Both' else t + ' only'}"
+                         for t in groups) for g in groups]
+    alt = (f"{title.replace(chr(10), ' ')}. Flow diagram of the {total:,} authors who used "
+           f"PyTorch or TensorFlow in both {from_year} and {to_year}, from their {from_year} "
+           f"group (left) to their {to_year} group (right); " + "; ".join(parts) + ".")
+    return Drawn(fig, title.replace("\n", " "), alt, flows, set(flows["snapshot_id"]))
 
 
 MISSING = ("Collect the conference papers: "
            "ADOPTION_CONFERENCES_URL=../shared/mirror/pytorch-vs-tensorflow make refresh")
 CHARTS = [
     Chart("research_share", "PyTorch share of conference papers",
-          ("core_conferences__meetings", "out_research__share"), draw_research_share, MISSING),
+          ("core_conferences__meetings", "out_research__share"), draw_research_share, MISSING,
+          caption="PyTorch's share of the papers that mention PyTorch or TensorFlow, per "
+                  "conference meeting (thin lines) and pooled per calendar year (thick red "
+                  "line; hollow where a year has one conference only). Counts from Horace "
+                  "He's scan of the conference PDFs.",
+          optional_tables=(PWC_CONFERENCE_TABLE,)),
     Chart("author_migration_sankey", "Author migration 2018 → 2019",
-          ("out_research__migration",), draw_migration_sankey, MISSING),
+          ("out_research__migration",), draw_migration_sankey, MISSING,
+          caption="Authors who published in both years, grouped by the frameworks their "
+                  "papers mention (TensorFlow only, both, PyTorch only), and where each "
+                  "2018 group went in 2019. Shares are of the 2018 group and add up to 100% "
+                  "per group."),
 ]

@@ -85,11 +85,44 @@ def finish(fig, path: Path, footer: str) -> list[Path]:
     return written
 
 
-def no_data(path: Path, title: str, message: str) -> list[Path]:
-    """A placeholder that says plainly which data is missing and how to get it."""
+NO_DATA_FOOTER = "No data collected yet for this chart"
+
+
+def no_data(title: str, message: str):
+    """A placeholder figure that says plainly which data is missing and how to get it."""
     fig, ax = figure(height=2.6)
     ax.axis("off")
     ax.set_title(title)
     ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=11, color="#52606D",
             wrap=True, transform=ax.transAxes)
-    return finish(fig, path, "No data collected yet for this chart")
+    return fig
+
+
+def largest_remainder(values: list[float], total: int = 100) -> list[int]:
+    """Whole numbers proportional to `values` that add up to exactly `total` (Hamilton's
+    method), so rounded shares of one whole never print as 99% or 101%."""
+    whole = sum(values)
+    if whole <= 0:
+        return [0] * len(values)
+    exact = [v * total / whole for v in values]
+    rounded = [int(x) for x in exact]
+    by_remainder = sorted(range(len(values)), key=lambda i: exact[i] - rounded[i], reverse=True)
+    for i in by_remainder[: total - sum(rounded)]:
+        rounded[i] += 1
+    return rounded
+
+
+def spread(positions: list[float], min_gap: float, low: float, high: float) -> list[float]:
+    """Label positions moved apart so neighbours are at least `min_gap` apart, kept within
+    [low, high] where they fit; the order of the input is kept (positions top to bottom)."""
+    if not positions:
+        return []
+    out = list(positions)
+    for i in range(1, len(out)):  # push down
+        out[i] = min(out[i], out[i - 1] - min_gap)
+    overflow = low - out[-1]
+    if overflow > 0:  # then shift up from the bottom, keeping the gaps
+        out[-1] = low
+        for i in range(len(out) - 2, -1, -1):
+            out[i] = max(out[i], out[i + 1] + min_gap)
+    return [min(p, high) if i == 0 else p for i, p in enumerate(out)]

@@ -1,0 +1,209 @@
+"""The published page (`python -m pipeline site`), built from real refreshes and opened in a real
+headless Chromium (Debian's `chromium`, installed by `.ci/run`; Playwright drives it, it is never
+downloaded). Screenshots land in data/site/_screenshots/ (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.charts import read_index
+from pipeline.config import PROJECT_ROOT
+from pipeline.notebooks import execute_all
+from pipeline.report import REFERENCE_FILE
+from pipeline.site import self_contained
+from tests.fakes.hf_hub import FakeHfHub
+
+SCREENSHOTS = PROJECT_ROOT / "data" / "site" / "_screenshots"
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+def reference_ids() -> list[str]:
+    with REFERENCE_FILE.open() as fh:
+        return [r["figure_id"] for r in csv.DictReader(fh)]
+
+
+def chromium_path() -> str:
+    """The browser to drive, or a skip naming what to install (never a silent pass)."""
+    pytest.importorskip("playwright.sync_api",
+                        reason="playwright is a dev dependency: pip install -e '.[dev]'")
+    found = os.environ.get("ADOPTION_CHROMIUM") or next(
+        (shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
+    if not found:
+        pytest.skip("Chromium is not installed, so the page cannot be checked in a browser: "
+                    "install Debian's `chromium` (apt-get install chromium; .ci/run does) "
+                    "or set ADOPTION_CHROMIUM to a Chromium/Chrome executable")
+    return found
+
+
+class PageReport:
+    """What a page did in the browser: console errors, requests, chart sizes."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+
+
+def open_page(browser, url: str, width: int, report: PageReport):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.on("console", lambda m: report.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: report.errors.append(str(e)))
+    page.on("requestfailed", lambda r: report.errors.append(f"failed: {r.url}"))
+    page.on("request", lambda r: report.requests.append(r.url))
+    page.goto(url, wait_until="load")
+    return page
+
+
+CHART_STATE = """() => Array.from(document.querySelectorAll('figure.chart img, svg')).map(e => {
+    const box = e.getBoundingClientRect();
+    return {src: e.getAttribute('src') || e.tagName, alt: e.getAttribute('alt')
+              || e.getAttribute('aria-label') || '', width: box.width, height: box.height,
+            natural: e.tagName === 'IMG' ? e.naturalWidth : 1,
+            complete: e.tagName === 'IMG' ? e.complete : true};
+})"""
+
+
+def check_in_browser(site: Path, charts_dir: Path, name: str) -> dict:
+    """Open the page at desktop and phone width and assert what the issue lists."""
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    index = site / "index.html"
+    report = PageReport()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        try:
+            page = open_page(browser, index.as_uri(), 1280, report)
+            charts = page.evaluate(CHART_STATE)
+            rows = page.eval_on_selector_all(
+                "#scorecard table tbody tr", "rows => rows.map(r => r.dataset.figureId)")
+            nodata = page.eval_on_selector_all(
+                "section.topic", "s => s.map(x => [x.id, x.querySelector('.nodata') ? "
+                "x.querySelector('.nodata').textContent : ''])")
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-desktop.png"), full_page=True)
+            page.set_viewport_size({"width": 400, "height": 860})
+            overflow = page.evaluate("document.documentElement.scrollWidth")
+            phone_charts = page.evaluate(CHART_STATE)
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"), full_page=True)
+            page.close()
+            notebooks = sorted((site / "notebooks").glob("*.html"))
+            notebook_images = []
+            for notebook in notebooks:
+                nb_page = open_page(browser, notebook.as_uri(), 1280, report)
+                notebook_images += nb_page.eval_on_selector_all(
+                    "img", "imgs => imgs.map(i => [i.getAttribute('alt') || '', i.naturalWidth])")
+                nb_page.close()
+        finally:
+            browser.close()
+    assert report.errors == [], report.errors
+    leaving = [u for u in report.requests if not u.startswith(("file://", "data:"))]
+    assert leaving == [], f"requests leave file://: {leaving}"
+    entries = read_index(charts_dir)
+    drawn = [c for c in charts if c["src"] != "svg"]
+    assert {c["src"] for c in drawn} == {f"charts/{n}.png" for n in entries}
+    for chart in drawn + [c for c in phone_charts if c["src"] != "svg"]:
+        assert chart["complete"] and chart["natural"] > 0, chart
+        assert chart["width"] > 0 and chart["height"] > 0, chart
+        assert chart["width"] <= 400 or chart in drawn, chart  # scaled down on a phone
+        name_ = chart["src"].split("/")[-1][:-4]
+        assert chart["alt"] == entries[name_]["alt"] and len(chart["alt"]) > 40, chart
+    assert sorted(rows) == sorted(reference_ids()) and len(set(rows)) == len(rows)
+    assert overflow <= 400, f"page is {overflow}px wide at a 400px viewport"
+    for alt, width in notebook_images:
+        assert width > 0 and alt and "No description" not in alt, alt
+    return {"sections": dict(nodata), "notebooks": [n.name for n in notebooks]}
+
+
+def test_site_after_the_offline_refresh_in_a_browser(cli, env, conference_server, mirror_server):
+    """The "Done when" scenario: conference and HN mirrors only; Hub and Papers with Code have
+    no data, and their sections say so with the command that collects them."""
+    result = cli("refresh", "--source", "conferences", "--source", "jobs_hn")
+    assert result.rc == 0, result.err
+    assert execute_all(env)
+    assert cli("site").rc == 0
+    site = env.data_dir / "site"
+    entries = read_index(env.charts_dir)
+    for name in ("scorecard", "research_share", "author_migration_sankey", "jobs_hn_trend"):
+        assert entries[name]["has_data"], name
+    assert not entries["hf_framework_share"]["has_data"]
+    seen = check_in_browser(site, env.charts_dir, "offline-refresh")
+    assert "refresh --source hf_models" in seen["sections"]["hub"]
+    assert "refresh --source papers_with_code" in seen["sections"]["pwc"]
+    assert seen["sections"]["research"] == "" and seen["sections"]["migration"] == ""
+    assert len(seen["notebooks"]) == 5
+    for notebook in (site / "notebooks").glob("*.html"):
+        assert not re.search(r"<script[^>]+src=[\"']?(https?:)?//", notebook.read_text())
+
+
+def test_site_with_every_source_in_a_browser(cli, env, conference_server, mirror_server,
+                                             monkeypatch):
+    """Every chart drawn from data (Hub and Papers with Code from their fakes)."""
+    from tests.fakes import pwc
+
+    with FakeHfHub(n=300, article_share=0.2) as hub, pwc.FakeHub() as archive:
+        monkeypatch.setenv("ADOPTION_HF_MODELS_URL", hub.url)
+        monkeypatch.setenv("ADOPTION_PAPERS_WITH_CODE_URL", archive.url)
+        result = cli("refresh", "--source", "conferences", "--source", "jobs_hn",
+                     "--source", "hf_models", "--source", "papers_with_code")
+    assert result.rc == 0, result.err
+    entries = read_index(env.charts_dir)
+    assert all(e["has_data"] for n, e in entries.items() if n != "job_postings"), entries
+    seen = check_in_browser(env.data_dir / "site", env.charts_dir, "every-source")
+    assert all(text == "" for key, text in seen["sections"].items() if key != "jobs"), seen
+
+
+def test_site_before_any_data_explains_every_section(cli, env):
+    assert cli("charts").rc == 0
+    assert cli("site").rc == 0
+    page = (env.data_dir / "site" / "index.html").read_text()
+    for source in ("hf_models", "conferences", "papers_with_code", "jobs_hn"):
+        assert f"python -m pipeline refresh --source {source}" in page, source
+    assert page.count("data-figure-id=") >= len(reference_ids())
+    assert "make notebooks" in page  # notebooks not executed yet
+    # only relative links for anything the page loads
+    loaded = re.findall(r"<(?:img|script|link|iframe)\b[^>]*(?:src|href)=\"([^\"]+)\"", page)
+    assert loaded and all(not re.match(r"[a-z]+:|//", u) for u in loaded), loaded
+
+
+def test_rebuild_keeps_screenshots_and_never_shows_half_a_site(cli, env):
+    assert cli("site").rc == 0
+    shots = env.data_dir / "site" / "_screenshots"
+    shots.mkdir()
+    (shots / "a.png").write_bytes(b"x")
+    assert cli("site").rc == 0
+    assert (shots / "a.png").is_file()
+    assert sorted(p.name for p in env.data_dir.iterdir() if "site" in p.name) == ["site"]
+
+
+def test_notebook_copies_drop_scripts_from_elsewhere():
+    page = ('<head><script src="https://cdnjs.cloudflare.com/require.min.js"></script>'
+            '<script src="//cdn.example/x.js"></script><link rel="stylesheet" '
+            'href="https://fonts.example/css"><script>var ok = 1;</script></head>')
+    cleaned = self_contained(page)
+    assert "cdnjs" not in cleaned and "cdn.example" not in cleaned and "fonts" not in cleaned
+    assert "var ok = 1" in cleaned
+
+
+def test_a_failed_build_keeps_the_previous_site(cli, env, monkeypatch):
+    assert cli("site").rc == 0
+    index = env.data_dir / "site" / "index.html"
+    before = index.read_text()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("pipeline.site._copy_files", disk_full)
+    result = cli("site")
+    assert result.rc == 1
+    assert "error: site not built" in result.err and "Traceback" not in result.err
+    assert index.read_text() == before
+    assert sorted(p.name for p in env.data_dir.iterdir() if "site" in p.name) == ["site"]
