@@ -36,7 +36,7 @@ def has(con: duckdb.DuckDBPyConnection | None, *tables: str, source: str = "") -
         return False
     missing = [t for t in tables
                if not table_exists(con, t) or not con.execute(f"SELECT count(*) FROM {t}")
-               .fetchone()[0]]
+               .fetchall()[0][0]]
     if missing:
         hint = f"`python -m pipeline refresh --source {source}`" if source else "`make refresh`"
         print(f"No data yet for {', '.join(missing)}: run {hint}, then re-run this notebook.")

@@ -64,7 +64,7 @@ def all_charts() -> list[Chart]:
 
 def ready(con: duckdb.DuckDBPyConnection, chart: Chart) -> bool:
     return all(table_exists(con, t) for t in chart.tables) and all(
-        con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in chart.tables
+        con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in chart.tables
     )
 
 
@@ -77,7 +77,7 @@ def _table_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> list | Non
     if not table_exists(con, table):
         return None
     return list(con.execute(
-        f"SELECT count(*), coalesce(sum(hash(t)), 0)::VARCHAR FROM {table} t").fetchone())
+        f"SELECT count(*), coalesce(sum(hash(t)), 0)::VARCHAR FROM {table} t").fetchall()[0])
 
 
 def inputs_key(con: duckdb.DuckDBPyConnection, chart: Chart) -> str:
