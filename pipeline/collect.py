@@ -25,6 +25,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from pipeline import versioned
 from pipeline.config import Settings
 from pipeline.errors import SourceError, SuspiciousDrop, Unchanged
 from pipeline.http import Origin, redact
@@ -92,6 +93,8 @@ def run_source(con: duckdb.DuckDBPyConnection, source: Source, settings: Setting
     options = {k: v for k, v in (options or {}).items() if v not in (None, False)}
     for ddl in source.tables.values():
         con.execute(ddl)
+    for table, (members, _) in source.versioned.items():
+        con.execute(versioned.ddl(table, members))
     if source.macros:
         con.execute(source.macros)
     origin = Origin(source.name, settings.source_url(source.name, source.default_url), settings)
@@ -107,10 +110,12 @@ def run_source(con: duckdb.DuckDBPyConnection, source: Source, settings: Setting
     con.execute("BEGIN TRANSACTION")
     try:
         staging.mkdir(parents=True)
+        stages = {t: versioned.open_stage(con, t) for t in source.versioned}
         for table, batch in source.collect(ctx):
             if table not in source.tables:
                 raise ctx.fail(f"collector produced rows for undeclared table {table}")
-            counts[table] += insert_batch(con, table, snapshot_id, batch)
+            counts[table] += insert_batch(con, stages.get(table, table), snapshot_id, batch)
+        _merge_versioned(ctx, counts)
         rows = counts[source.primary_table] if ctx.row_count is None else ctx.row_count
         if ctx.unchanged():
             ctx.stop_if_unchanged()
@@ -158,6 +163,33 @@ def run_source(con: duckdb.DuckDBPyConnection, source: Source, settings: Setting
             "check the upstream, then re-run with --accept-drop if the drop is real",
         )
     return result
+
+
+def _merge_versioned(ctx: CollectContext, counts: dict[str, int]) -> None:
+    """Store the staged rows of versioned tables as versions + membership; keep what changed
+    as the raw payload instead of the transient staged files (see pipeline.versioned)."""
+    if not ctx.source.versioned:
+        return
+    changed = False
+    for table, (members, key) in ctx.source.versioned.items():
+        merged = versioned.merge(ctx.con, table, members, key, ctx.snapshot_id,
+                                 ctx.previous_snapshot_id, ctx.staging_dir)
+        counts[table] = merged.rows
+        changed |= bool(merged.new_versions or merged.removed)
+        ctx.parameters.setdefault("versioned", {})[table] = {
+            "rows": merged.rows, "new_versions": merged.new_versions,
+            "removed": merged.removed, "parent_snapshot": ctx.previous_snapshot_id}
+        for rel, path in merged.files:
+            ctx.record_file(rel, path, f"(changes against snapshot {ctx.previous_snapshot_id})"
+                            if ctx.previous_snapshot_id else "(every row: first snapshot)")
+    gone = [f for f in ctx.raw_files if f.path in ctx.transient]
+    ctx.raw_files = [f for f in ctx.raw_files if f.path not in ctx.transient]
+    for entry in gone:
+        (ctx.staging_dir / entry.path).unlink(missing_ok=True)
+    if gone:
+        ctx.parameters["payloads_not_kept"] = [vars(f) for f in gone]
+    if not changed and ctx.may_skip:
+        raise Unchanged(f"no row changed since snapshot {ctx.previous_snapshot_id}")
 
 
 def _roll_back(con: duckdb.DuckDBPyConnection, staging: Path, final_dir: Path) -> None:

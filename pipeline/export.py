@@ -32,7 +32,7 @@ import duckdb
 
 from pipeline.config import Settings
 from pipeline.source import file_sha256
-from pipeline.sources import all_sources, ensure_tables
+from pipeline.sources import all_sources, ensure_tables, stored_tables
 from pipeline.store import current_snapshot_id, table_exists, utcnow
 
 log = logging.getLogger("pipeline")
@@ -96,7 +96,7 @@ def export(con: duckdb.DuckDBPyConnection, settings: Settings, dest: Path,
     for snapshot_id, source in wanted:
         by_source.setdefault(source, []).append(snapshot_id)
     for name, source in sources.items():
-        for table in source.tables:
+        for table in stored_tables(source):
             entry = manifest["tables"].setdefault(table, {"kind": "raw", "files": {}})
             entry["schema"] = _schema(con, table)
             columns = ", ".join(f'"{c}"' for c in _columns(con, table) if c != "snapshot_id")

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline import versioned
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.publish import published_dir
-from pipeline.sources import all_sources, ensure_tables
+from pipeline.sources import all_sources, ensure_tables, stored_tables
 from pipeline.store import current_snapshot_id, utcnow
 
 log = logging.getLogger("pipeline")
@@ -75,6 +76,15 @@ def plan(con: duckdb.DuckDBPyConnection, keep_last: int, keep_monthly: bool,
     return plans
 
 
+def _prune_statements(source) -> list[str]:
+    """The source's own pruning SQL, else versioned tables by reference, others by id."""
+    sql = source.prune_sql or ";".join(
+        versioned.prune_sql(t, source.versioned[t][0]) if t in source.versioned
+        else f"DELETE FROM {t} WHERE list_contains($pruned, snapshot_id)"
+        for t in source.tables)
+    return [s for s in map(str.strip, sql.split(";")) if s]
+
+
 def _referenced_folders(con: duckdb.DuckDBPyConnection, source: str,
                         pruned: set[int]) -> set[int]:
     """Pruned snapshots whose raw folder a kept snapshot's sidecar still points into."""
@@ -109,15 +119,9 @@ def prune(con: duckdb.DuckDBPyConnection, settings: Settings, keep_last: int,
         for p in plans:
             source = sources[p.source]
             counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-                      for t in source.tables}
-            if source.prune_sql:
-                for statement in filter(None, map(str.strip, source.prune_sql.split(";"))):
-                    con.execute(statement, {"pruned": p.prune} if "$pruned" in statement
-                                else None)
-            else:
-                for table in source.tables:
-                    con.execute(f"DELETE FROM {table} WHERE list_contains($pruned, snapshot_id)",
-                                {"pruned": p.prune})
+                      for t in stored_tables(source)}
+            for statement in _prune_statements(source):
+                con.execute(statement, {"pruned": p.prune} if "$pruned" in statement else None)
             deleted = {t: n - con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
                        for t, n in counts.items()}
             still_used = _referenced_folders(con, p.source, set(p.prune))

@@ -49,6 +49,9 @@ class Source:
     limit_unit: str | None = None
     #: extra SQL run once before collecting (views and macros over the tables)
     macros: str = ""
+    #: tables stored as row versions + a membership list (see pipeline.versioned):
+    #: table -> (membership table, key columns)
+    versioned: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     #: SQL removing the rows of the snapshots listed in `$pruned` that no other snapshot
     #: references (for sources that store unchanged rows once); default: by snapshot_id
     prune_sql: str = ""
@@ -104,6 +107,9 @@ class CollectContext:
     #: the snapshot's row count when it is not the rows inserted into the primary table
     #: (a source that stores unchanged rows once and references them sets it)
     row_count: int | None = None
+    #: staged payloads that are not kept: the loader keeps what they changed instead
+    #: (versioned tables) and records their provenance in the snapshot's parameters
+    transient: list[str] = field(default_factory=list)
 
     @property
     def log(self) -> logging.Logger:

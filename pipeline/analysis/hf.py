@@ -41,7 +41,7 @@ SUFFIXES = {("tags", "article"): "", ("tags", "today"): "_today",
 CORE_MODELS = f"""
 CREATE OR REPLACE TABLE core_hf__models AS
 WITH m AS (
-    SELECT * FROM raw_hf__models WHERE snapshot_id = current_snapshot('hf_models')
+    SELECT * FROM raw_hf__models_at(current_snapshot('hf_models'))
 ), tagged AS (
     SELECT snapshot_id, id, author, library_name, pipeline_tag, downloads, likes,
            created_at, last_modified,

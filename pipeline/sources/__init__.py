@@ -24,13 +24,22 @@ def all_sources() -> dict[str, Source]:
 def ensure_tables(con: duckdb.DuckDBPyConnection, *names: str) -> None:
     """Create the (possibly empty) raw tables and macros of the named sources (default: all),
     so analyses of sources never collected still find their inputs."""
+    from pipeline import versioned
+
     sources = all_sources()
     for name in names or sources:
         source = sources[name]
         for ddl in source.tables.values():
             con.execute(ddl)
+        for table, (members, _) in source.versioned.items():
+            con.execute(versioned.ddl(table, members))
         if source.macros:
             con.execute(source.macros)
 
 
-__all__ = ["Batch", "CollectContext", "Source", "all_sources", "ensure_tables"]
+def stored_tables(source: Source) -> list[str]:
+    """Every table a source's snapshots are stored in (membership lists included)."""
+    return [*source.tables, *(members for members, _ in source.versioned.values())]
+
+
+__all__ = ["Batch", "CollectContext", "Source", "all_sources", "ensure_tables", "stored_tables"]

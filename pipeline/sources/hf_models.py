@@ -57,7 +57,9 @@ RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
 TABLES = {
     "raw_hf__models": """
         CREATE TABLE IF NOT EXISTS raw_hf__models (
-            snapshot_id BIGINT NOT NULL,
+            snapshot_id BIGINT NOT NULL,        -- the snapshot that first stored this version
+            version_id BIGINT,                  -- a model's row version (pipeline.versioned)
+            row_hash UBIGINT,                   -- of the tracked fields below
             id VARCHAR NOT NULL,
             author VARCHAR,
             tags VARCHAR[] NOT NULL,
@@ -339,6 +341,7 @@ def collect_api(ctx: CollectContext, endpoint: str) -> Iterator[tuple[str, pa.Ta
             yield "raw_hf__models", batch
         ctx.parameters["http_requests"] = transport.requests
     ctx.record_file(API_RAW_REL, raw_path, f"{endpoint}/api/models")
+    ctx.transient.append(API_RAW_REL)  # kept as the changes against the current snapshot
     if limit:
         ctx.partial = True
 
@@ -435,6 +438,7 @@ def collect_parquet(ctx: CollectContext, endpoint: str) -> Iterator[tuple[str, p
     dest = ctx.raw_path(rel)
     fetched = origin.download(rel, dest)
     ctx.record_file(rel, dest, fetched.url)
+    ctx.transient.append(rel)  # the dump is re-downloadable by commit; its changes are kept
     ctx.parameters["parquet_file"] = rel
     yield from read_models_parquet(ctx, dest)
 
@@ -459,6 +463,7 @@ SOURCE = Source(
     licence=LICENCE,
     tables=TABLES,
     primary_table="raw_hf__models",
+    versioned={"raw_hf__models": ("raw_hf__snapshot_models", ("id",))},
     collect=collect,
     limit_unit="models (the most downloaded)",
     options={"mode": str},
