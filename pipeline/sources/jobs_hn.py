@@ -32,8 +32,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.analysis.jobs import FRAMEWORKS, match_frameworks
 from pipeline.errors import SourceError, Unchanged
+from pipeline.rules import FRAMEWORKS, match_frameworks
 from pipeline.sources import CollectContext, Source
 from pipeline.store import utcnow
 
