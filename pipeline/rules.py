@@ -50,9 +50,9 @@ RULES = {
     "keras": re.compile(rf"{_START}keras{_END}", re.IGNORECASE),
 }
 #: a "jax" word that is not a Java API ("JAXB" is no word match anyway) nor an e-mail/handle
-JAX_WORD = re.compile(r"(?<![a-z0-9@])jax(?![a-z0-9@])(?!-(?:rs|ws|rpc|b|p)(?![a-z0-9]))",
+#: (`jaxlib` is matched too: rule 1)
+JAX_WORD = re.compile(r"(?<![a-z0-9@])jax(?:lib)?(?![a-z0-9@])(?!-(?:rs|ws|rpc|b|p)(?![a-z0-9]))",
                       re.IGNORECASE)
-JAXLIB = re.compile(rf"{_START}jaxlib{_END}", re.IGNORECASE)
 _ML_TOOLS = r"(?:pytorch|tensorflow|keras|flax|optax|xla|numpy|triton|cuda|haiku)"
 _LIST_SEP = r"\s*(?:/|,|&|\+|\band\b|\bor\b)\s*"
 #: rule 1 (around the word): "Google JAX" before it, "jax.<name>" after it
@@ -79,13 +79,16 @@ def plain_text(text: str) -> str:
 
 
 def _near(pattern: re.Pattern, plain: str, start: int, end: int, chars: int) -> bool:
-    """A whole match of `pattern` overlaps plain[start - chars:end + chars]."""
-    return any(m.start() < end + chars and m.end() > start - chars
-               for m in pattern.finditer(plain))
+    """A match of `pattern` starts within `chars` characters of plain[start:end] (matched on
+    the whole text, so word boundaries at the window's edges stay real)."""
+    match = pattern.search(plain, max(0, start - chars))
+    return match is not None and match.start() < end + chars
 
 
 def _jax_word_counts(plain: str, start: int, end: int) -> bool:
     """Rules 1-3 and the place exclusion for the "jax" word at plain[start:end]."""
+    if end - start > 3:  # jaxlib
+        return True
     if _near(JAX_PLACE, plain, start, end, JAX_PLACE_CHARS):
         return False
     before, after = plain[max(0, start - 30):start], plain[end:end + 30]
@@ -99,17 +102,14 @@ def _jax_word_counts(plain: str, start: int, end: int) -> bool:
 
 def mentions_jax(plain: str) -> bool:
     """True when the visible text names Google's JAX, by the rules above."""
-    if JAXLIB.search(plain):
-        return True
     return any(_jax_word_counts(plain, w.start(), w.end()) for w in JAX_WORD.finditer(plain))
 
 
 def match_frameworks(text: str) -> dict[str, bool]:
     """Which frameworks a posting (HTML as served) mentions, by the rules above."""
     plain = plain_text(text)
-    found = {name: bool(rule.search(plain)) for name, rule in RULES.items()}
-    found["jax"] = mentions_jax(plain)
-    return {name: found[name] for name in FRAMEWORKS}
+    return {name: mentions_jax(plain) if name == "jax" else bool(RULES[name].search(plain))
+            for name in FRAMEWORKS}
 
 
 # -- Papers with Code: the canonical repository identity ---------------------------------
@@ -125,16 +125,19 @@ _FILE_LINK = r"^(?:/-)?/blob/[^/]+/(.+)/[^/]+$"        # /blob/<branch>/<path>/<
 #: the parse the `repo` step rests on (columns of core_pwc__repo_urls, not steps themselves):
 #: `repository` = host + owner + name on a forge (else the whole URL), `subfolder` = the path
 #: of a link into a sub-folder (/tree/<branch>/<path>, /blob/<branch>/<path>/<file>, Bitbucket's
-#: /src/<branch>/<path>), else NULL
+#: /src/<branch>/<path>), else NULL. One regular expression per URL: they run over every
+#: distinct link of the archive (~250k).
 _FORGE_PARTS = [
-    ("forge_rest", f"""CASE WHEN regexp_matches(suffix_dropped, '{_GITLAB}')
-                            THEN regexp_extract(suffix_dropped, '{_GITLAB}', 2)
-                            ELSE regexp_extract(suffix_dropped, '{_GITHUB_LIKE}', 2) END"""),
-    ("repository", f"""coalesce(
-        nullif(regexp_extract(suffix_dropped, '{_GITLAB}', 1), ''),
-        nullif(regexp_extract(suffix_dropped, '{_GITHUB_LIKE}', 1), ''), suffix_dropped)"""),
-    ("subfolder", f"""coalesce(nullif(regexp_extract(forge_rest, '{_FOLDER_LINK}', 1), ''),
-                               nullif(regexp_extract(forge_rest, '{_FILE_LINK}', 1), ''))"""),
+    ("forge", f"""CASE WHEN starts_with(suffix_dropped, 'https://gitlab.com/')
+                       THEN regexp_extract(suffix_dropped, '{_GITLAB}', ['repository', 'rest'])
+                       WHEN starts_with(suffix_dropped, 'https://github.com/')
+                            OR starts_with(suffix_dropped, 'https://bitbucket.org/')
+                       THEN regexp_extract(suffix_dropped, '{_GITHUB_LIKE}',
+                                           ['repository', 'rest']) END"""),
+    ("repository", "coalesce(nullif(forge.repository, ''), suffix_dropped)"),
+    ("subfolder", f"""CASE WHEN forge.rest LIKE '/%/%/%' THEN coalesce(
+                          nullif(regexp_extract(forge.rest, '{_FOLDER_LINK}', 1), ''),
+                          nullif(regexp_extract(forge.rest, '{_FILE_LINK}', 1), '')) END"""),
 ]
 
 #: (column, what the step folds, SQL over the previous step's column): applied in order.
@@ -184,7 +187,7 @@ def repo_identity_sql(links_sql: str) -> str:
     for column, expression in stages:
         query = f"SELECT *, {expression} AS {column} FROM ({query})"
     return f"""
-        SELECT * EXCLUDE (forge_rest),
+        SELECT * EXCLUDE (forge),
                nullif(regexp_extract(repository, '^https://github\\.com/([^/]+/[^/]+)$', 1), '')
                    AS github_repo
         FROM ({query})"""

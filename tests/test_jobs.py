@@ -118,14 +118,14 @@ def test_headline_window_uses_complete_months_only(cli, env, hand_server):
     """December 2021 is the newest thread, still open: shown and marked, never averaged in.
     November 2021 (complete) is the whole window, today and as of the article (Dec 2021)."""
     assert cli("refresh", "--source", "jobs_hn").rc == 0
-    rows = db(env).execute("SELECT strftime(month, '%Y-%m'), incomplete, in_last12, "
-                           "in_article_window FROM out_jobs__hn_monthly ORDER BY 1").fetchall()
-    assert rows == [("2021-11", False, True, True), ("2021-12", True, False, False)]
     got = figures(env)
     november = HAND_COUNTS["2021-11"]
     assert got["jobs_hn_postings_last12_today"] == november["postings"]
     assert got["jobs_hn_pt_share_last12_pct_today"] == pytest.approx(
         100 * november["pytorch"] / november["postings"], abs=0.01)
+    rows = db(env).execute("SELECT strftime(month, '%Y-%m'), incomplete, in_last12, "
+                           "in_article_window FROM out_jobs__hn_monthly ORDER BY 1").fetchall()
+    assert rows == [("2021-11", False, True, True), ("2021-12", True, False, False)]
     assert got["jobs_hn_tf_to_pt_ratio"] == got["jobs_hn_tf_to_pt_ratio_today"] == \
         november["tensorflow"] / november["pytorch"]
     assert got["jobs_hn_months_article_window"] == 1

@@ -58,11 +58,19 @@ CONFERENCE_ALIASES = [
 ]
 FIRST_CONFERENCE_YEAR = 2017
 
+#: every distinct archived link with its value after each normalisation step (a temporary
+#: table: the steps feed out_pwc__normalisation; `pipeline.rules.repo_identities` re-derives
+#: them for any URL)
+REPO_URL_STEPS = f"""
+CREATE OR REPLACE TEMP TABLE pwc_repo_url_steps AS
+{repo_identity_sql(f"SELECT repo_url FROM raw_papers_with_code__links "
+                   f"WHERE snapshot_id = current_snapshot('{SOURCE}')")}
+"""
 CORE_REPO_URLS = f"""
 CREATE OR REPLACE TABLE core_pwc__repo_urls AS
-SELECT *, current_snapshot('{SOURCE}') AS snapshot_id
-FROM ({repo_identity_sql(f"SELECT repo_url FROM raw_papers_with_code__links "
-                         f"WHERE snapshot_id = current_snapshot('{SOURCE}')")})
+SELECT repo_url, repo, repository, subfolder, github_repo,
+       (SELECT current_snapshot('{SOURCE}')) AS snapshot_id
+FROM pwc_repo_url_steps
 """
 
 
@@ -72,7 +80,7 @@ def _normalisation_sql() -> str:
     def quoted(text: str) -> str:
         return "'" + text.replace("'", "''") + "'"
 
-    steps = [("repo_url", "the links as archived (exact text)", "NULL", True)]
+    steps = [("repo_url", "the links as archived (exact text)", None, True)]
     previous = "repo_url"
     for column, rule, _ in REPO_STEPS:
         steps.append((column, rule, previous, True))
@@ -81,18 +89,20 @@ def _normalisation_sql() -> str:
     selects = [
         f"SELECT {i} AS step, {quoted(column)} AS name, {quoted(rule)} AS rule, "
         f"{str(applied).lower()} AS applied, count(DISTINCT {column}) AS distinct_values, "
-        + (f"count(*) FILTER (WHERE {column} IS DISTINCT FROM {before})" if before != "NULL"
-           else "0") + " AS links_rewritten, count(*) AS links FROM links"
+        + (f"coalesce(sum(n) FILTER (WHERE {column} IS DISTINCT FROM {before}), 0)"
+           if before else "0") + " AS links_rewritten, sum(n) AS links FROM urls"
         for i, (column, rule, before, applied) in enumerate(steps)]
     return f"""
 CREATE OR REPLACE TABLE out_pwc__normalisation AS
-WITH links AS (
-    SELECT u.* FROM raw_papers_with_code__links l JOIN core_pwc__repo_urls u USING (repo_url)
-    WHERE l.snapshot_id = current_snapshot('{SOURCE}')
+WITH counts AS (
+    SELECT repo_url, count(*) AS n FROM raw_papers_with_code__links
+    WHERE snapshot_id = current_snapshot('{SOURCE}') GROUP BY repo_url
+), urls AS (SELECT * FROM pwc_repo_url_steps JOIN counts USING (repo_url)
 ), steps AS ({" UNION ALL ".join(selects)})
-SELECT step, name, rule, applied, links, distinct_values,
+SELECT step, name, rule, applied, CAST(links AS BIGINT) AS links, distinct_values,
        coalesce(lag(distinct_values) OVER (ORDER BY step) - distinct_values, 0) AS merged,
-       links_rewritten, current_snapshot('{SOURCE}') AS snapshot_id
+       CAST(links_rewritten AS BIGINT) AS links_rewritten,
+       (SELECT current_snapshot('{SOURCE}')) AS snapshot_id
 FROM steps ORDER BY step
 """
 
@@ -319,8 +329,10 @@ ORDER BY p.conference, p.year
 def build(con: duckdb.DuckDBPyConnection) -> None:
     """(Re)build the Papers with Code tables from the current snapshot."""
     has_github = table_exists(con, "raw_papers_with_code__github_repos")
+    con.execute(REPO_URL_STEPS)
     con.execute(CORE_REPO_URLS)
     con.execute(OUT_NORMALISATION)
+    con.execute("DROP TABLE pwc_repo_url_steps")
     con.execute(CORE_REPOS.replace("{github}", GITHUB_ROWS if has_github else NO_GITHUB_ROWS))
     con.execute(OUT_QUARTERLY)
     con.execute(OUT_ATTRIBUTION)
