@@ -122,7 +122,7 @@ _GITHUB_LIKE = r"^(https://(?:github\.com|bitbucket\.org)/[^/]+/[^/]+?)(?:\.git)
 _GITLAB = r"^(https://gitlab\.com/.+?)(?:\.git)?((?:/-)?/(?:tree|blob)/.*|/-/.*)?$"
 _FOLDER_LINK = r"^(?:/-)?/(?:tree|src)/[^/]+/(.+)$"   # /tree/<branch>/<path>
 _FILE_LINK = r"^(?:/-)?/blob/[^/]+/(.+)/[^/]+$"        # /blob/<branch>/<path>/<file>
-#: the parse the `repo` step rests on (columns of core_pwc__repo_urls, not steps themselves):
+#: the parse the `repo` step rests on (columns of the result, not steps themselves):
 #: `repository` = host + owner + name on a forge (else the whole URL), `subfolder` = the path
 #: of a link into a sub-folder (/tree/<branch>/<path>, /blob/<branch>/<path>/<file>, Bitbucket's
 #: /src/<branch>/<path>), else NULL. One regular expression per URL: they run over every
@@ -141,8 +141,8 @@ _FORGE_PARTS = [
 ]
 
 #: (column, what the step folds, SQL over the previous step's column): applied in order.
-#: Every step is a column of `core_pwc__repo_urls`; `out_pwc__normalisation` counts what each
-#: one merges.
+#: Every step is a column of `repo_identity_sql`'s result; `out_pwc__normalisation` counts
+#: what each one merges.
 REPO_STEPS = [
     ("scheme_folded",
      "scheme and host prefix: http://, https://, git://, ssh://git@, git+https://, no scheme, "
