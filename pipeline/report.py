@@ -17,7 +17,7 @@ from pipeline.config import REFERENCE_DIR, Settings
 
 REFERENCE_FILE = REFERENCE_DIR / "article_figures.csv"
 COLUMNS = ["figure_id", "section", "article_value", "unit", "ours_as_of_article", "ours_today",
-           "difference", "status", "tolerance", "snapshots", "note"]
+           "difference", "status", "evaluated_on", "tolerance", "snapshots", "reason", "note"]
 
 
 def load_reference(con: duckdb.DuckDBPyConnection, path: Path = REFERENCE_FILE) -> None:
@@ -27,14 +27,32 @@ def load_reference(con: duckdb.DuckDBPyConnection, path: Path = REFERENCE_FILE) 
     )
 
 
+#: a value with its unit as the scorecard writes it: 52.9%, 4,500 repositories, 0.41 ×
+FORMAT_MACRO = """
+CREATE OR REPLACE TEMP MACRO scorecard_fmt(v, u) AS
+    CASE WHEN v = round(v) THEN format('{:,}', CAST(v AS BIGINT))
+         WHEN abs(v) < 10 AND u <> '%' THEN format('{:.2f}', v)
+         ELSE format('{:,.1f}', v) END
+    || CASE WHEN u = '%' THEN '%' ELSE ' ' || u END
+"""
+
+# Status: the article-date value is compared when we have it, else today's value (the
+# `evaluated_on` column says which). Comparisons: `approx` (within the tolerance), `lt`
+# (strictly under the article's bound), `ge` (at least the article's threshold).
+# Reason: the computed alternative readings named in the reference file's `alternatives`
+# column ("figure_id: label; ..."), and whether the article's value lies between our readings
+# (those in the row's unit, the headline included). Only ids are typed there, never values.
 SCORECARD_SQL = """
 CREATE OR REPLACE TABLE out_scorecard AS
 WITH ours AS (
-    SELECT figure_id, value, snapshot_id, source FROM out_figures
+    SELECT figure_id, value, unit, snapshot_id, source FROM out_figures
 ), joined AS (
     SELECT r.figure_id, r.section, CAST(r.value AS DOUBLE) AS article_value, r.unit,
            r.comparison, r.tolerance, r.method_note,
            a.value AS ours_as_of_article, t.value AS ours_today,
+           coalesce(a.value, t.value) AS ours_evaluated,
+           CASE WHEN a.value IS NOT NULL THEN 'article date'
+                WHEN t.value IS NOT NULL THEN 'today' END AS evaluated_on,
            concat_ws('; ',
                CASE WHEN a.snapshot_id IS NOT NULL
                     THEN a.source || ' #' || a.snapshot_id END,
@@ -47,32 +65,61 @@ WITH ours AS (
     FROM ref_article_figures r
     LEFT JOIN ours a ON a.figure_id = r.figure_id
     LEFT JOIN ours t ON t.figure_id = r.figure_id || '_today'
+), alternative_items AS (
+    SELECT figure_id, unnest(string_split(alternatives, ';')) AS item,
+           unnest(generate_series(1, len(string_split(alternatives, ';')))) AS pos
+    FROM ref_article_figures WHERE nullif(trim(alternatives), '') IS NOT NULL
+), alternatives AS (
+    SELECT i.figure_id, i.pos, trim(substr(i.item, strpos(i.item, ':') + 1)) AS label,
+           o.value, o.unit
+    FROM alternative_items i JOIN ours o ON o.figure_id = trim(split_part(i.item, ':', 1))
+), readings AS (
+    SELECT j.figure_id,
+           string_agg(a.label || ': ' || scorecard_fmt(a.value, a.unit), '; ' ORDER BY a.pos)
+               AS listed,
+           count(*) FILTER (WHERE a.unit = j.unit) AS comparable,
+           least(min(a.value) FILTER (WHERE a.unit = j.unit), any_value(j.ours_evaluated)) AS lo,
+           greatest(max(a.value) FILTER (WHERE a.unit = j.unit), any_value(j.ours_evaluated))
+               AS hi
+    FROM joined j JOIN alternatives a USING (figure_id)
+    GROUP BY j.figure_id
 )
 SELECT figure_id, section, article_value, unit, ours_as_of_article, ours_today,
-       round(ours_as_of_article - article_value, 2) AS difference,
-       CASE WHEN ours_as_of_article IS NULL THEN 'no data yet'
-            WHEN comparison = 'lt' AND ours_as_of_article < article_value THEN 'matches'
+       round(ours_evaluated - article_value, 2) AS difference,
+       CASE WHEN ours_evaluated IS NULL THEN 'no data yet'
+            WHEN comparison = 'lt' AND ours_evaluated < article_value THEN 'matches'
             WHEN comparison = 'lt' THEN 'differs'
-            WHEN abs(ours_as_of_article - article_value) <= tolerance_abs THEN 'matches'
+            WHEN comparison = 'ge' AND ours_evaluated >= article_value THEN 'matches'
+            WHEN comparison = 'ge' THEN 'differs'
+            WHEN abs(ours_evaluated - article_value) <= tolerance_abs THEN 'matches'
             ELSE 'differs' END AS status,
+       evaluated_on,
        CASE WHEN comparison = 'lt' THEN '< ' || article_value::VARCHAR
+            WHEN comparison = 'ge' THEN '≥ ' || article_value::VARCHAR
             ELSE '± ' || tolerance END AS tolerance,
        nullif(snapshots, '') AS snapshots,
+       CASE WHEN r.comparable = 0 OR ours_evaluated IS NULL OR r.lo = r.hi THEN r.listed
+            ELSE r.listed || '; the article''s ' || scorecard_fmt(article_value, unit)
+                 || CASE WHEN article_value BETWEEN r.lo AND r.hi THEN ' lies between'
+                         ELSE ' lies outside' END
+                 || ' our readings (' || scorecard_fmt(r.lo, unit) || ' to '
+                 || scorecard_fmt(r.hi, unit) || ')' END AS reason,
        method_note AS note
-FROM joined ORDER BY ord
+FROM joined LEFT JOIN readings r USING (figure_id) ORDER BY ord
 """
 
 
 def build_scorecard(con: duckdb.DuckDBPyConnection, reference: Path = REFERENCE_FILE) -> list:
     con.execute(FIGURES_DDL)
     load_reference(con, reference)
+    con.execute(FORMAT_MACRO)
     con.execute(SCORECARD_SQL)
     return con.execute(f"SELECT {', '.join(COLUMNS)} FROM out_scorecard").fetchall()
 
 
 def _fmt(value) -> str:
     if value is None:
-        return "—"
+        return "no data"
     if isinstance(value, float):
         return f"{value:,.0f}" if value.is_integer() else f"{value:,.1f}"
     return str(value)
@@ -80,16 +127,27 @@ def _fmt(value) -> str:
 
 def to_markdown(rows: list) -> str:
     head = ["Figure", "Article", "Ours (article date)", "Ours (today)", "Difference",
-            "Status", "Tolerance", "Snapshot(s)", "Why it may differ"]
+            "Status", "Tolerance", "Snapshot(s)", "Why it may differ (computed alternatives "
+            "first)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        fid, _section, article, unit, ours_a, ours_t, diff, status, tol, snaps, note = r
-        unit_txt = "" if unit in ("%",) else f" {unit}"
+        row = dict(zip(COLUMNS, r, strict=True))
+        unit = row["unit"]
+        with_unit = "%" if unit == "%" else f" {unit}"
+        tol = row["tolerance"]
+        bound = tol[:2] if tol[:1] in ("<", "≥") else ""  # a bound or a threshold, not a value
+        status = {"matches": "✅ matches", "differs": "⚠️ differs"}.get(row["status"],
+                                                                     row["status"])
+        if row["evaluated_on"] == "today":
+            status += " (today)"
+        why = (row["note"] or "").replace("|", "/")
+        if row["reason"]:
+            why = f"**{row['reason'].replace('|', '/')}.** {why}"
         lines.append("| " + " | ".join([
-            f"`{fid}`", f"{_fmt(article)}{unit if unit == '%' else unit_txt}",
-            _fmt(ours_a), _fmt(ours_t), _fmt(diff),
-            {"matches": "✅ matches", "differs": "⚠️ differs"}.get(status, status),
-            tol, snaps or "—", (note or "").replace("|", "/"),
+            f"`{row['figure_id']}`", f"{bound}{_fmt(row['article_value'])}{with_unit}",
+            _fmt(row["ours_as_of_article"]), _fmt(row["ours_today"]),
+            "—" if row["difference"] is None else _fmt(row["difference"]),
+            status, tol, row["snapshots"] or "—", why,
         ]) + " |")
     return "\n".join(lines) + "\n"
 
@@ -131,7 +189,10 @@ def write_report(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Pat
     md, csv_path = out / "scorecard.md", out / "scorecard.csv"
     _write_text(md, "# Scorecard: the article's figures vs reproduced\n\n"
                 "Generated by `python -m pipeline report`; statuses use the tolerance "
-                "column, notes come from `data/reference/article_figures.csv`.\n\n"
+                "column on our value as of the article's date (on today's, marked "
+                "\"(today)\", when we have no data for the article's date). Alternative "
+                "readings are computed figures named in `data/reference/article_figures.csv`, "
+                "which also holds the notes.\n\n"
                 + to_markdown(rows))
     sources_md = _write_text(out / "sources.md", sources_markdown(con))
     tmp = csv_path.with_suffix(".csv.tmp")

@@ -51,6 +51,8 @@ def test_reference_figures_file_is_complete():
         "hf_top30_tf_count", "hf_top30_tf_exclusive_count", "research_pt_share_2017_pct",
         "research_pt_share_2021_pct", "migration_tf_to_pt_pct", "migration_pt_stay_pct",
         "pwc_pt_share_q4_2021_pct", "pwc_tf_share_q4_2021_pct", "pwc_repos_q4_2021",
+        # the two claims readers check first (issue 13, part 5)
+        "hf_tf_also_pt_pct", "jobs_hn_tf_to_pt_ratio",
     }
     for row in rows:
         assert row["quote"] and row["method_note"] and row["tolerance"], row["figure_id"]

@@ -108,6 +108,10 @@ def test_classification_matches_hand_computed_answers(hand, env):
         "hf_pt_exclusive_pct_weights_today": 100 * 6 / 9,
         "hf_tf_exclusive_pct_weights_today": 100 * 2 / 9,
         "hf_tf_available_pct_weights_today": 100 * 3 / 9,
+        # of the models available in TensorFlow, also in PyTorch: a2 of a2 a3; today a2 of
+        # a2 a3 t4 (the weights rule adds no TensorFlow model, and a2 is PyTorch either way)
+        "hf_tf_also_pt_pct": 100 * 1 / 2, "hf_tf_also_pt_pct_weights": 100 * 1 / 2,
+        "hf_tf_also_pt_pct_today": 100 * 1 / 3, "hf_tf_also_pt_pct_weights_today": 100 * 1 / 3,
         # fewer than 30 models: the "top 30" is every model in scope
         "hf_top30_pt_count": 3, "hf_top30_tf_count": 2, "hf_top30_tf_exclusive_count": 1,
         "hf_top30_pt_count_weights": 4, "hf_top30_tf_exclusive_count_weights": 1,
@@ -169,6 +173,8 @@ def reference(models: list[dict], article: bool, weights: bool) -> dict[str, flo
         "pt_exclusive_pct": 100 * sum(pt(m) and not tf(m) for m in either) / len(either),
         "tf_exclusive_pct": 100 * sum(tf(m) and not pt(m) for m in either) / len(either),
         "tf_available_pct": 100 * sum(tf(m) for m in either) / len(either),
+        "tf_also_pt_pct": 100 * sum(tf(m) and pt(m) for m in either)
+        / sum(tf(m) for m in either),
         "top30_pt": sum(pt(m) for m in top), "top30_tf": sum(tf(m) for m in top),
         "top30_tf_exclusive": sum(tf(m) and not pt(m) for m in top),
     }
@@ -182,7 +188,8 @@ def test_crawl_snapshot_figures_and_charts_end_to_end(cli, env, hub):
     for suffix, article, weights in (("", True, False), ("_today", False, False),
                                      ("_weights", True, True), ("_weights_today", False, True)):
         ref = reference(models, article, weights)
-        for name in ("pt_exclusive_pct", "tf_exclusive_pct", "tf_available_pct"):
+        for name in ("pt_exclusive_pct", "tf_exclusive_pct", "tf_available_pct",
+                     "tf_also_pt_pct"):
             assert got[f"hf_{name}{suffix}"] == pytest.approx(ref[name], abs=0.006)
         assert got[f"hf_top30_pt_count{suffix}"] == ref["top30_pt"]
         assert got[f"hf_top30_tf_count{suffix}"] == ref["top30_tf"]

@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.analysis.jobs import match_frameworks, plain_text
 from pipeline.errors import SourceError
+from pipeline.rules import match_frameworks, plain_text
 from pipeline.sources.jobs_boards import parse_counts
 from pipeline.sources.jobs_hn import thread_month
 from tests.conftest import HN_MIRROR
@@ -55,7 +55,9 @@ def figures(env) -> dict[str, float]:
     ("PyTorchLightning fans", set()),  # glued to a longer word: not a word match
     ("Java with JAX-RS and jax-ws, JAXB", set()),  # the Java APIs
     ("JAX/Flax on TPUs", {"jax"}),
-    ("Jax, Keras 3", {"jax", "keras"}),
+    ("Jax, Keras 3", {"jax", "keras"}),  # listed next to another framework: JAX
+    ("Jacksonville, FL (JAX) | PyTorch engineer", {"pytorch"}),  # the airport code
+    ("Jax (our CTO) trains PyTorch models", {"pytorch"}),  # a first name
     ("<a href=\"https://pytorch.org\">docs</a>", set()),  # only inside a tag: not visible
     ("&lt;pytorch&gt; &amp; TENSORFLOW", {"pytorch", "tensorflow"}),
     ("Tensor<i>Flow</i>", set()),  # a tag splits the word
@@ -104,6 +106,23 @@ def test_hand_written_threads_counted_by_the_rules(cli, env, hand_server):
     assert "&lt;pytorch&gt;" in text
 
 
+def test_headline_window_uses_complete_months_only(cli, env, hand_server):
+    """December 2021 is the newest thread, still open: shown and marked, never averaged in.
+    November 2021 (complete) is the whole window, today and as of the article (Dec 2021)."""
+    assert cli("refresh", "--source", "jobs_hn").rc == 0
+    got = figures(env)
+    november = HAND_COUNTS["2021-11"]
+    assert got["jobs_hn_postings_last12_today"] == november["postings"]
+    assert got["jobs_hn_pt_share_last12_pct_today"] == pytest.approx(
+        100 * november["pytorch"] / november["postings"], abs=0.01)
+    rows = db(env).execute("SELECT strftime(month, '%Y-%m'), incomplete, in_last12, "
+                           "in_article_window FROM out_jobs__hn_monthly ORDER BY 1").fetchall()
+    assert rows == [("2021-11", False, True, True), ("2021-12", True, False, False)]
+    assert got["jobs_hn_tf_to_pt_ratio"] == got["jobs_hn_tf_to_pt_ratio_today"] == \
+        november["tensorflow"] / november["pytorch"]
+    assert got["jobs_hn_months_article_window"] == 1
+
+
 def test_mirror_refresh_produces_monthly_table_charts_and_figures(cli, env, mirror_server,
                                                                   monkeypatch):
     from pipeline.config import PROJECT_ROOT
@@ -119,24 +138,44 @@ def test_mirror_refresh_produces_monthly_table_charts_and_figures(cli, env, mirr
         "WHERE year(month) = 2026").fetchall()}
     assert {m: n for m, (n, _) in months.items()} == MIRROR_POSTINGS
     assert [m for m, (_, inc) in months.items() if inc] == ["2026-05"]  # the newest is open
+    # the headline window holds complete months only: the open May is shown, not averaged
+    window = [f"{m:%Y-%m}" for (m,) in con.execute(
+        "SELECT month FROM out_jobs__hn_monthly WHERE in_last12 ORDER BY month").fetchall()]
+    assert window == ["2026-01", "2026-02", "2026-03", "2026-04"]
     for chart in ("jobs_hn_trend", "job_postings"):
         assert (env.charts_dir / f"{chart}.png").stat().st_size > 10_000
         assert (env.charts_dir / f"{chart}.svg").is_file()
     got = figures(env)
     pt, tf, n = con.execute(
         "SELECT sum(pytorch), sum(tensorflow), sum(postings) FROM out_jobs__hn_monthly "
-        "WHERE year(month) = 2026").fetchall()[0]
-    assert n == sum(MIRROR_POSTINGS.values())
-    assert got["jobs_hn_postings_last12_today"] == n  # Nov/Dec 2021 are outside the window
+        "WHERE month BETWEEN '2026-01-01' AND '2026-04-01'").fetchall()[0]
+    assert n == sum(v for k, v in MIRROR_POSTINGS.items() if k != "2026-05")
+    assert got["jobs_hn_postings_last12_today"] == n  # May 2026 is still open: not counted
+    assert got["jobs_hn_months_last12_today"] == 4
     assert got["jobs_hn_pt_share_last12_pct_today"] == pytest.approx(100 * pt / n, abs=0.01)
     assert got["jobs_hn_tf_share_last12_pct_today"] == pytest.approx(100 * tf / n, abs=0.01)
     assert 1 < got["jobs_hn_pt_share_last12_pct_today"] < 5  # 2026: ~2% of postings
     assert pt > tf > 0  # PyTorch ahead, as in the 2022/2024 reference points
+    # the article's "TensorFlow beats out PyTorch substantially", evaluated on today's data
+    assert got["jobs_hn_tf_to_pt_ratio_today"] == pytest.approx(tf / pt, abs=0.005)
+    # as of the article: the server's two hand-written 2021 threads, both complete by now
+    hand = {k: sum(HAND_COUNTS[m][k] for m in ("2021-11", "2021-12"))
+            for k in ("pytorch", "tensorflow")}
+    assert got["jobs_hn_tf_to_pt_ratio"] == hand["tensorflow"] / hand["pytorch"]
+    assert got["jobs_hn_months_article_window"] == 2
+    assert (got["jobs_hn_tf_postings_last12_today"], got["jobs_hn_pt_postings_last12_today"]) \
+        == (tf, pt)
     bars = dict(con.execute("SELECT framework, count FROM out_jobs__board_counts "
                             "WHERE board = 'Hacker News'").fetchall())
     assert bars == {"pytorch": pt, "tensorflow": tf,
                     "jax": con.execute("SELECT sum(jax) FROM out_jobs__hn_monthly "
-                                       "WHERE year(month) = 2026").fetchall()[0][0]}
+                                       "WHERE in_last12").fetchall()[0][0]}
+    scorecard = {r["figure_id"]: r for r in csv.DictReader(
+        (env.results_dir / "scorecard.csv").open())}
+    row = scorecard["jobs_hn_tf_to_pt_ratio"]
+    assert row["evaluated_on"] == "article date"
+    assert row["status"] == "differs"  # 1.0: no substantial TensorFlow lead in the hand threads
+    assert f"TensorFlow postings, last 12 complete months: {tf} postings" in row["reason"]
     no_data = {b for b, has in con.execute(
         "SELECT board, bool_or(has_data) FROM out_jobs__board_counts GROUP BY 1").fetchall()
         if not has}
@@ -264,11 +303,11 @@ def test_raw_folder_and_local_mirror_reload_without_network(cli, env, hand_serve
 def test_changed_rules_are_reapplied_from_stored_text(cli, env, hand_server, monkeypatch):
     import re
 
-    from pipeline.analysis import jobs
+    from pipeline import rules
 
     assert cli("refresh", "--source", "jobs_hn").rc == 0
     requests = len(hand_server.requests)
-    monkeypatch.setitem(jobs.RULES, "pytorch", re.compile(r"(?<![a-z0-9])(py)?torch", re.I))
+    monkeypatch.setitem(rules.RULES, "pytorch", re.compile(r"(?<![a-z0-9])(py)?torch", re.I))
     assert cli("analyze", "--force").rc == 0
     assert len(hand_server.requests) == requests  # nothing refetched
     pt = db(env).execute("SELECT pytorch FROM out_jobs__hn_monthly "

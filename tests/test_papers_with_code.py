@@ -383,3 +383,91 @@ def test_notebook_variant_parameter_redraws_the_created_series(cli, env, hub, gi
     outputs = json.dumps([c.get("outputs") for c in out.cells if c.cell_type == "code"])
     assert '"output_type": "error"' not in outputs
     assert "image/png" in outputs and "same_quarter_pct" in outputs and "created" in outputs
+
+
+# -- one repository, one count (issue 15, items 1 and 2) ----------------------------------
+#: (slug, arxiv_id, date, proceeding)
+IDENTITY_PAPERS = [
+    ("q1", "2110.00001", "2021-10-05", None), ("q2", "2110.00002", "2021-10-20", None),
+    ("q3", "2111.00003", "2021-11-02", None), ("q4", "2111.00004", "2021-11-15", None),
+    ("q5", "2112.00005", "2021-12-01", None),
+    ("monorepo-2018", "1811.00006", "2018-11-01", None),
+    ("newthing-2021", "2111.00007", "2021-11-20", None),
+]
+#: the review's five spellings of one repository, each on its own Q4 2021 paper; a repository
+#: linked only in scp style; google-research's monorepo and a 2021 sub-folder project in it
+IDENTITY_LINKS = [
+    ("q1", "https://github.com/A/B", "pytorch", True),
+    ("q2", "https://github.com/a/b/tree/master", "pytorch", False),
+    ("q3", "https://github.com/a/b/blob/main/README.md", "pytorch", False),
+    ("q4", "https://github.com/a/b#readme", "pytorch", False),
+    ("q5", "git@github.com:a/b.git", "pytorch", False),
+    ("q5", "https://github.com/c/d", "tf", True),
+    ("q5", "git@github.com:E/F.git", "pytorch", True),
+    ("monorepo-2018", "https://github.com/google-research/google-research", "tf", True),
+    ("newthing-2021", "https://github.com/google-research/google-research/tree/master/newthing",
+     "jax", True),
+]
+IDENTITY_CREATED = {"a/b": "2021-10-01T08:00:00Z", "c/d": "2019-05-01T08:00:00Z",
+                    "e/f": "2021-12-10T08:00:00Z",
+                    "google-research/google-research": "2018-10-15T08:00:00Z"}
+
+
+@pytest.fixture
+def identity_hub(env, monkeypatch):
+    files = pwc.fixture_files(pwc.links_table(IDENTITY_LINKS), pwc.papers_table(IDENTITY_PAPERS))
+    with pwc.FakeHub(files) as server:
+        monkeypatch.setenv("ADOPTION_PAPERS_WITH_CODE_URL", server.url)
+        yield server
+
+
+def test_url_variants_of_one_repository_count_once(cli, env, identity_hub):
+    """2021-Q4: a/b (5 spellings, PyTorch), c/d (TF), e/f (scp only, PyTorch), and the
+    google-research sub-folder project newthing (JAX); the monorepo itself sits in 2018-Q4."""
+    collect_and_analyze(cli)
+    got = figures(env)
+    assert got["pwc_repos_q4_2021"] == 4
+    assert got["pwc_pt_share_q4_2021_pct"] == 50 and got["pwc_tf_share_q4_2021_pct"] == 25
+    con = db(env)
+    repos = {r[0]: r[1:] for r in con.execute(
+        "SELECT repo, url_variants, papers, first_paper_date, subfolder, github_repo "
+        "FROM core_pwc__repos").fetchall()}
+    assert repos["https://github.com/a/b"] == (5, 5, date(2021, 10, 5), None, "a/b")
+    assert repos["https://github.com/e/f"][4] == "e/f"
+    newthing = "https://github.com/google-research/google-research/tree/HEAD/newthing"
+    assert repos[newthing][3:] == ("newthing", "google-research/google-research")
+    assert len(repos) == 5
+    # how many archive links each normalisation step merges (9 links, 9 spellings)
+    steps = con.execute("SELECT name, applied, links, distinct_values, merged, links_rewritten "
+                        "FROM out_pwc__normalisation ORDER BY step").fetchall()
+    assert steps == [
+        ("repo_url", True, 9, 9, 0, 0),
+        ("scheme_folded", True, 9, 9, 0, 2),     # the two git@host:owner/name links
+        ("case_folded", True, 9, 9, 0, 3),       # A/B, E/F.git, README.md
+        ("suffix_dropped", True, 9, 7, 2, 3),    # a/b.git and a/b#readme merge into a/b
+        ("repo", True, 9, 5, 2, 3),              # /tree/master and /blob/main/README.md
+        ("repository", False, 9, 4, 1, 1),       # not applied: newthing into its monorepo
+    ]
+
+
+def test_created_variant_dates_sub_folders_by_their_earliest_paper(cli, env, identity_hub,
+                                                                  monkeypatch):
+    """With GitHub creation dates: a/b (created 2021-10) and e/f (2021-12) in 2021-Q4, c/d in
+    2019-Q2, the monorepo in 2018-Q4 - and its sub-folder newthing at its 2021-11 paper, not at
+    the monorepo's creation. Each repository is asked once, the scp-only e/f included."""
+    with pwc.FakeGitHub(IDENTITY_CREATED) as server:
+        monkeypatch.setenv("ADOPTION_PAPERS_WITH_CODE_GITHUB_URL", server.url)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        collect_and_analyze(cli)
+    assert sorted(r for q in server.queries for r in q) == sorted(IDENTITY_CREATED)
+    created = {q: (n, pt) for q, n, pt in db(env).execute(
+        "SELECT quarter, repos, pytorch_repos FROM out_pwc__quarterly_share "
+        "WHERE variant = 'created'").fetchall()}
+    assert created == {"2018-Q4": (1, 0), "2019-Q2": (1, 0), "2021-Q4": (3, 2)}
+    basis = dict(db(env).execute("SELECT repo, created_variant_basis FROM core_pwc__repos "
+                                 "WHERE subfolder IS NOT NULL").fetchall())
+    assert basis == {"https://github.com/google-research/google-research/tree/HEAD/newthing":
+                     "earliest paper (sub-folder)"}
+    got = figures(env)
+    assert got["pwc_repos_q4_2021_created"] == 3
+    assert got["pwc_pt_share_q4_2021_created_pct"] == pytest.approx(200 / 3, abs=0.01)

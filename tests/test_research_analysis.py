@@ -84,6 +84,9 @@ def test_migration_flows(hand_built, env):
         figures = {r["figure_id"]: float(r["value"]) for r in csv.DictReader(fh)}
     assert figures["migration_tf_to_pt_pct"] == pytest.approx(66.67)  # Alice + Carol of 3
     assert figures["migration_pt_stay_pct"] == pytest.approx(50.0)  # Dan of Dan, Eve
+    # the alternative reading: Frank (2018 "both", 2019 PyTorch) joins each 2018 group
+    assert figures["migration_tf_to_pt_incl_both_pct"] == pytest.approx(75.0)  # 3 of 4
+    assert figures["migration_pt_stay_incl_both_pct"] == pytest.approx(66.67)  # Dan, Frank of 3
     assert figures["research_pt_share_2017_pct"] == pytest.approx(20.0)
 
 
@@ -92,4 +95,33 @@ def test_analysis_skips_when_inputs_unchanged(cli, hand_built):
     result = cli("analyze")
     assert "research: unchanged (skipped)" in result.err
     result = cli("analyze", "--force")
-    assert "research: 4 figures" in result.err  # 2017, 2021 shares and two migration figures
+    # 2017 and 2021 shares, two migration figures and their two alternative readings
+    assert "research: 6 figures" in result.err
+
+
+def test_real_mirror_migration_readings_bracket_the_article(cli, env, conference_mirror,
+                                                            monkeypatch):
+    """On the real conference data the two readings of "TensorFlow users of 2018" give 52.9%
+    and 61.7% moved to PyTorch: the article's 55% lies between them. The scorecard's reason
+    column shows the computed alternative (the reference file names only its figure id)."""
+    monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(conference_mirror))
+    assert cli("collect", "conferences").rc == 0
+    assert cli("analyze").rc == 0
+    assert cli("report").rc == 0
+    with (env.results_dir / "figures.csv").open() as fh:
+        got = {r["figure_id"]: float(r["value"]) for r in csv.DictReader(fh)}
+    assert got["migration_tf_to_pt_pct"] == pytest.approx(52.9, abs=0.05)
+    assert got["migration_tf_to_pt_incl_both_pct"] == pytest.approx(61.7, abs=0.05)
+    assert got["migration_pt_stay_pct"] == pytest.approx(86.4, abs=0.05)
+    assert got["migration_pt_stay_incl_both_pct"] == pytest.approx(85.3, abs=0.05)
+    with (env.results_dir / "scorecard.csv").open() as fh:
+        card = {r["figure_id"]: r for r in csv.DictReader(fh)}
+    reason = card["migration_tf_to_pt_pct"]["reason"]
+    tf_only, with_both = got["migration_tf_to_pt_pct"], got["migration_tf_to_pt_incl_both_pct"]
+    assert reason == (f"2018 'both' authors counted as TensorFlow users: {with_both:.1f}%; the "
+                      f"article's 55% lies between our readings ({tf_only:.1f}% to "
+                      f"{with_both:.1f}%)")
+    assert card["migration_tf_to_pt_pct"]["status"] == "matches"
+    assert card["migration_pt_stay_pct"]["reason"].startswith(
+        f"2018 'both' authors counted as PyTorch users: "
+        f"{got['migration_pt_stay_incl_both_pct']:.1f}%")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline import rules
 from pipeline.registry import modules_defining
 from pipeline.store import current_snapshot_id, fetch_one, utcnow
 
@@ -87,7 +88,8 @@ def _inputs(con: duckdb.DuckDBPyConnection, analysis: Analysis) -> tuple[dict, s
     snapshots = {s: current_snapshot_id(con, s) for s in analysis.sources}
     present = [v is not None for v in snapshots.values()]
     ready = all(present) if analysis.needs_all else any(present)
-    code = inspect.getsource(inspect.getmodule(analysis.run))
+    # the shared rules (pipeline/rules.py) are part of every analysis' code
+    code = inspect.getsource(inspect.getmodule(analysis.run)) + inspect.getsource(rules)
     key = json.dumps({"snapshots": snapshots, "code": hashlib.sha256(code.encode()).hexdigest()},
                      sort_keys=True)
     return snapshots, key, ready

@@ -11,7 +11,9 @@ Rules (docs/methodology/hf_models.md explains why):
   `out_hf__framework_share` (column `tf_rule`) and never feeds the headline figures.
 * JAX = tag `jax` or `flax`, reported as an extra dimension (not in the denominator).
 * Denominator: models available in PyTorch or TensorFlow. Categories: PyTorch-exclusive,
-  TensorFlow-exclusive, both.
+  TensorFlow-exclusive, both. One more share has its own denominator: of the models available
+  in TensorFlow, the share also available in PyTorch (`tf_also_pt_pct` = both / (TensorFlow-
+  exclusive + both); the article's "about a 50% chance of being available in PyTorch as well").
 * As of the article: models with `createdAt` <= 2022-03-02T23:29:04Z (the Hub back-filled that
   timestamp onto every model that existed before it). Today: every model.
 * Top 30 by the Hub's (30-day) download count, and by likes as a variant. The article-era
@@ -106,6 +108,7 @@ SELECT as_of, method, tf_rule, weighting, total, pt_or_tf, pt_exclusive, tf_excl
        100.0 * both_frameworks / nullif(pt_or_tf, 0) AS both_pct,
        100.0 * (pt_exclusive + both_frameworks) / nullif(pt_or_tf, 0) AS pt_available_pct,
        100.0 * (tf_exclusive + both_frameworks) / nullif(pt_or_tf, 0) AS tf_available_pct,
+       100.0 * both_frameworks / nullif(tf_exclusive + both_frameworks, 0) AS tf_also_pt_pct,
        100.0 * pt_or_tf / nullif(total, 0) AS pt_or_tf_pct_of_all,
        100.0 * jax / nullif(total, 0) AS jax_pct_of_all,
        100.0 * safetensors_only / nullif(total, 0) AS safetensors_only_pct_of_all,
@@ -222,9 +225,11 @@ def run(con: duckdb.DuckDBPyConnection) -> list[Figure]:
     for (method, as_of), suffix in SUFFIXES.items():
         row = share(con, method, as_of)
         if row is not None and row["pt_or_tf"]:
-            for name in ("pt_exclusive_pct", "tf_exclusive_pct", "tf_available_pct"):
-                figures.append(Figure(f"hf_{name}{suffix}", round(row[name], 2), "%", as_of,
-                                      SOURCE, snapshot))
+            for name in ("pt_exclusive_pct", "tf_exclusive_pct", "tf_available_pct",
+                         "tf_also_pt_pct"):
+                if row[name] is not None:
+                    figures.append(Figure(f"hf_{name}{suffix}", round(row[name], 2), "%",
+                                          as_of, SOURCE, snapshot))
         top = top30_counts(con, method, as_of)
         if top is not None:
             for name, key in (("hf_top30_pt_count", "pt"), ("hf_top30_tf_count", "tf"),

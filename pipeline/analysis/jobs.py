@@ -1,50 +1,39 @@
 """Job postings: HN "Who is hiring?" monthly shares, and job-board counts with their history.
 
-Matching rules (applied to each posting's text after stripping HTML tags and unescaping
-entities; case-insensitive; a "word boundary" here means the neighbouring character is not a
-letter or digit, so "PyTorch/TensorFlow", "pytorch_lightning", "TensorFlow.js" all match):
+Matching rules: `pipeline/rules.py` (`match_frameworks`), shared with the HN source, which
+stores the flags as collected. This analysis re-applies them to the stored text, so a changed
+rule takes effect at the next `analyze` without refetching (a change in pipeline/rules.py
+changes every analysis' code hash).
 
-* PyTorch: the word "pytorch" (optionally followed by a version such as "PyTorch2").
-  "torch" alone does NOT count (Lua Torch, torch.* snippets and the word "torch" itself).
-* TensorFlow: "tensorflow" (incl. "TensorFlow.js", "TensorFlow Lite", "tensorflow2"), and the
-  TensorFlow-only spellings "tfjs", "tf.js", "tflite", "tf.keras". A bare "TF" / "TF2" does
-  NOT count: in job posts it mostly means Terraform (or Team Fortress 2), not TensorFlow.
-* JAX: the word "jax", except the Java APIs "JAX-RS", "JAX-WS", "JAX-RPC", "JAX-B", "JAX-P"
-  ("JAXB" is not a word match anyway).
-* Keras: the word "keras" (also inside "tf.keras"). Keras alone is not TensorFlow: Keras 3
-  runs on JAX and PyTorch too.
+Headline window ("last 12 months"): the 12 thread months ending with the newest COMPLETE
+thread month (a thread still collecting postings is shown in `out_jobs__hn_monthly`, marked
+`incomplete`, and left out of every headline figure). As of the article: the 12 thread months
+ending with the article's month (January - December 2021), complete months only.
 
-The rules live here (not in the source) so that `analyze` re-applies them to the stored
-text: changing a rule changes this module's code hash, which re-runs the analysis without
-refetching anything.
+The article's claim "TensorFlow beats out PyTorch substantially" is evaluated as the ratio of
+postings mentioning TensorFlow to postings mentioning PyTorch in a window (undefined when no
+posting mentions PyTorch); the reference file calls >= 1.5 "substantially".
 """
 
 from __future__ import annotations
 
-import html
-import re
 from datetime import date
 
 import duckdb
 import pyarrow as pa
 
 from pipeline.analysis import Analysis, Figure
+from pipeline.rules import FRAMEWORKS, LABELS, match_frameworks, plain_text
 from pipeline.store import current_snapshot_id
 
-FRAMEWORKS = ("pytorch", "tensorflow", "jax", "keras")
-LABELS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow", "jax": "JAX", "keras": "Keras"}
-_START = r"(?<![a-z0-9])"
-_END = r"(?![a-z0-9])"
-RULES = {
-    "pytorch": re.compile(rf"{_START}pytorch(?:\d+(?:\.\d+)*)?{_END}", re.IGNORECASE),
-    "tensorflow": re.compile(
-        rf"{_START}(?:tensorflow(?:\d+(?:\.\d+)*)?|tfjs|tf\.js|tflite|tf\.keras){_END}",
-        re.IGNORECASE),
-    "jax": re.compile(rf"{_START}jax{_END}(?!-(?:rs|ws|rpc|b|p){_END})", re.IGNORECASE),
-    "keras": re.compile(rf"{_START}keras{_END}", re.IGNORECASE),
-}
-_TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
+__all__ = ["FRAMEWORKS", "LABELS", "match_frameworks", "plain_text", "run"]
+
+#: The analysis' ONE read of the HN source (postings with their text, and the threads with
+#: their completeness): everything below works on these two queries.
+HN_POSTINGS = """
+    SELECT thread_id, month, comment_id, text FROM jobs_hn_postings(current_snapshot('jobs_hn'))"""
+HN_THREADS = """
+    SELECT month, thread_id, complete, fetched_at FROM jobs_hn_threads(current_snapshot('jobs_hn'))"""
 
 #: postings per year mentioning PyTorch / TensorFlow in public analyses of the same threads
 REFERENCE_POINTS = {2018: (22, 141), 2020: (67, 134), 2022: (113, 48), 2024: (59, 25)}
@@ -53,17 +42,6 @@ ARTICLE_BOARDS = ("LinkedIn", "ZipRecruiter", "Indeed")
 HN_BOARD = "Hacker News"
 ADZUNA_BOARD = "Adzuna (API)"
 LAST_MONTHS = 12
-
-
-def plain_text(text: str) -> str:
-    """A posting's visible text: tags replaced by spaces, entities unescaped, spaces collapsed."""
-    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", text or ""))).strip()
-
-
-def match_frameworks(text: str) -> dict[str, bool]:
-    """Which frameworks a posting mentions, by the rules above."""
-    plain = plain_text(text)
-    return {name: bool(rule.search(plain)) for name, rule in RULES.items()}
 
 
 def _ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -75,9 +53,7 @@ def _ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def build_hn(con: duckdb.DuckDBPyConnection) -> None:
     """core_jobs_hn__postings (rules re-applied to the text) and the monthly/yearly tables."""
-    rows = con.execute(
-        "SELECT thread_id, month, comment_id, text "
-        "FROM jobs_hn_postings(current_snapshot('jobs_hn'))").fetchall()
+    rows = con.execute(HN_POSTINGS).fetchall()
     flags = [match_frameworks(r[3]) for r in rows]
     table = pa.table({
         "thread_id": pa.array([r[0] for r in rows], pa.int64()),
@@ -93,13 +69,14 @@ def build_hn(con: duckdb.DuckDBPyConnection) -> None:
         """)
     finally:
         con.unregister("_hn_flags")
-    con.execute("""
+    con.execute(f"""
         CREATE OR REPLACE TABLE out_jobs__hn_monthly AS
         WITH threads AS (
             SELECT month, list(thread_id ORDER BY thread_id) AS thread_ids,
                    bool_or(NOT complete) AS incomplete, max(fetched_at) AS fetched_at
-            FROM jobs_hn_threads(current_snapshot('jobs_hn'))
-            GROUP BY month
+            FROM ({HN_THREADS}) GROUP BY month
+        ), last_complete AS (
+            SELECT max(month) AS month FROM threads WHERE NOT incomplete
         ), counts AS (
             SELECT month, count(*) AS postings,
                    count(*) FILTER (WHERE pytorch) AS pytorch,
@@ -117,8 +94,14 @@ def build_hn(con: duckdb.DuckDBPyConnection) -> None:
                100.0 * c.tensorflow / nullif(c.postings, 0) AS tensorflow_pct,
                100.0 * c.jax / nullif(c.postings, 0) AS jax_pct,
                100.0 * c.keras / nullif(c.postings, 0) AS keras_pct,
-               t.incomplete, t.fetched_at, current_snapshot('jobs_hn') AS snapshot_id
-        FROM threads t LEFT JOIN counts c USING (month)
+               t.incomplete,
+               NOT t.incomplete AND t.month <= l.month
+                   AND t.month > l.month - INTERVAL {LAST_MONTHS} MONTH IS TRUE AS in_last12,
+               NOT t.incomplete AND t.month <= DATE '{ARTICLE_MONTH}'
+                   AND t.month > DATE '{ARTICLE_MONTH}' - INTERVAL {LAST_MONTHS} MONTH
+                   AS in_article_window,
+               t.fetched_at, current_snapshot('jobs_hn') AS snapshot_id
+        FROM threads t LEFT JOIN counts c USING (month) CROSS JOIN last_complete l
         ORDER BY t.month
     """)
     reference = [{"year": y, "ref_pytorch": p, "ref_tensorflow": t}
@@ -167,24 +150,15 @@ def build_boards(con: duckdb.DuckDBPyConnection) -> None:
                max(snapshot_id) AS snapshot_id
         FROM latest_of_day GROUP BY ALL ORDER BY board, date, framework
     """)
-    hn_rows = con.execute(f"""
-        WITH recent AS (
-            SELECT * FROM out_jobs__hn_monthly
-            WHERE month > (SELECT max(month) FROM out_jobs__hn_monthly)
-                          - INTERVAL {LAST_MONTHS} MONTH
-        )
-        SELECT min(month), max(month), count(*), sum(pytorch), sum(tensorflow), sum(jax),
-               sum(postings), any_value(snapshot_id)
-        FROM recent
-    """).fetchall()[0]
+    window = hn_window(con, "in_last12")
     hn = []
-    if hn_rows[0] is not None:
-        first, last, months, pt, tf, jx, postings, snap = hn_rows
-        region = f"{first:%b %Y}–{last:%b %Y} ({months} months, {postings} postings)"
-        for fw, n in (("pytorch", pt), ("tensorflow", tf), ("jax", jx)):
-            hn.append({"board": HN_BOARD, "date": last, "framework": fw, "count": int(n),
-                       "searches": months, "regions": region, "snapshot_id": snap,
-                       "kind": "hn"})
+    if window:
+        region = (f"{window['first']:%b %Y}–{window['last']:%b %Y} ({window['months']} "
+                  f"complete months, {window['postings']} postings)")
+        for fw in ("pytorch", "tensorflow", "jax"):
+            hn.append({"board": HN_BOARD, "date": window["last"], "framework": fw,
+                       "count": window[fw], "searches": window["months"], "regions": region,
+                       "snapshot_id": window["snapshot_id"], "kind": "hn"})
     con.register("_hn_group", pa.Table.from_pylist(hn, schema=pa.schema([
         ("board", pa.string()), ("date", pa.date32()), ("framework", pa.string()),
         ("count", pa.int64()), ("searches", pa.int64()), ("regions", pa.string()),
@@ -225,39 +199,55 @@ def build_boards(con: duckdb.DuckDBPyConnection) -> None:
         con.unregister("_article")
 
 
-def hn_last12(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
-    """Share of HN postings mentioning each framework over the newest 12 thread months."""
-    row = con.execute(f"""
-        SELECT sum(postings), sum(pytorch), sum(tensorflow), sum(jax)
-        FROM out_jobs__hn_monthly
-        WHERE month > (SELECT max(month) FROM out_jobs__hn_monthly)
-                      - INTERVAL {LAST_MONTHS} MONTH
-    """).fetchall()[0]
-    if not row[0]:
-        return {}
-    postings, pt, tf, jx = row
-    return {"postings": postings, "pytorch": 100.0 * pt / postings,
-            "tensorflow": 100.0 * tf / postings, "jax": 100.0 * jx / postings}
+def hn_window(con: duckdb.DuckDBPyConnection, window: str) -> dict | None:
+    """Postings and mentions summed over the complete months of a window of
+    out_jobs__hn_monthly (`in_last12` or `in_article_window`); None when it has no month."""
+    cur = con.execute(f"""
+        SELECT min(month) AS first, max(month) AS last, count(*) AS months,
+               sum(postings)::BIGINT AS postings, sum(pytorch)::BIGINT AS pytorch,
+               sum(tensorflow)::BIGINT AS tensorflow, sum(jax)::BIGINT AS jax,
+               any_value(snapshot_id) AS snapshot_id
+        FROM out_jobs__hn_monthly WHERE {window}""")
+    row = cur.fetchall()[0]  # fetched fully: nothing may stay open on the connection
+    if not row[2]:
+        return None
+    return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+def hn_figures(con: duckdb.DuckDBPyConnection) -> list[Figure]:
+    """Shares, counts and the TensorFlow / PyTorch ratio, today and as of the article."""
+    figures: list[Figure] = []
+
+    def add(figure_id: str, value: float, unit: str, as_of: str, snapshot: int) -> None:
+        figures.append(Figure(figure_id, round(float(value), 2), unit, as_of, "jobs_hn",
+                              snapshot))
+
+    for window, as_of, tail in (("in_last12", "today", "last12_today"),
+                                ("in_article_window", "article", "article_window")):
+        sums = hn_window(con, window)
+        if sums is None:
+            continue
+        snapshot, postings = sums["snapshot_id"], sums["postings"]
+        if as_of == "today":
+            for fw, short in (("pytorch", "pt"), ("tensorflow", "tf"), ("jax", "jax")):
+                if postings:
+                    add(f"jobs_hn_{short}_share_last12_pct_today",
+                        100.0 * sums[fw] / postings, "%", as_of, snapshot)
+        add(f"jobs_hn_postings_{tail}", postings, "postings", as_of, snapshot)
+        add(f"jobs_hn_months_{tail}", sums["months"], "months", as_of, snapshot)
+        add(f"jobs_hn_pt_postings_{tail}", sums["pytorch"], "postings", as_of, snapshot)
+        add(f"jobs_hn_tf_postings_{tail}", sums["tensorflow"], "postings", as_of, snapshot)
+        if sums["pytorch"]:  # undefined when no posting names PyTorch
+            add("jobs_hn_tf_to_pt_ratio" + ("_today" if as_of == "today" else ""),
+                sums["tensorflow"] / sums["pytorch"], "×", as_of, snapshot)
+    return figures
 
 
 def run(con: duckdb.DuckDBPyConnection) -> list[Figure]:
     _ensure_raw_tables(con)
     build_hn(con)
     build_boards(con)
-    figures = []
-    hn_snapshot = current_snapshot_id(con, "jobs_hn")
-    shares = hn_last12(con) if hn_snapshot is not None else {}
-    if shares:
-        figures += [
-            Figure("jobs_hn_pt_share_last12_pct_today", round(shares["pytorch"], 2), "%",
-                   "today", "jobs_hn", hn_snapshot),
-            Figure("jobs_hn_tf_share_last12_pct_today", round(shares["tensorflow"], 2), "%",
-                   "today", "jobs_hn", hn_snapshot),
-            Figure("jobs_hn_jax_share_last12_pct_today", round(shares["jax"], 2), "%",
-                   "today", "jobs_hn", hn_snapshot),
-            Figure("jobs_hn_postings_last12_today", float(shares["postings"]), "postings",
-                   "today", "jobs_hn", hn_snapshot),
-        ]
+    figures = hn_figures(con) if current_snapshot_id(con, "jobs_hn") is not None else []
     latest = con.execute(f"""
         SELECT framework, count, snapshot_id FROM out_jobs__board_counts
         WHERE board = '{ADZUNA_BOARD}' AND has_data

@@ -1,30 +1,38 @@
-"""Papers with Code: framework share of new paper repositories per quarter, and per conference.
+"""Papers with Code: framework share of new paper implementations per quarter, and per conference.
 
-Unit: a distinct repository. `repo_url` is normalised (trimmed, lower-cased, `http://` and
-`www.` folded into `https://`, trailing slashes and `.git` removed); sub-folder URLs such as
-`.../tree/master/x` stay distinct implementations. A repository linked to several papers counts
-once, in the quarter of its earliest linked paper.
+Unit: a canonical repository identity (`pipeline/rules.py`, `repo_identity_sql`, shared with
+the source's GitHub look-up): host + owner + name, case-folded on GitHub/GitLab/Bitbucket,
+whatever the scheme (`http`, `git@host:` scp-style, no scheme), `www.`, fragment, query, `.git`
+or repository page (`/tree/<branch>`, `/blob/<branch>/README.md`, `/issues`) of the link. A link
+into a sub-folder (`/tree/<branch>/<path>`, `/blob/<branch>/<path>/<file>`) is its own
+implementation, the sub-folder project `<repository>/tree/HEAD/<path>` (monorepos such as
+google-research/google-research hold hundreds of unrelated paper implementations).
+`out_pwc__normalisation` counts how many distinct links each step merges. An implementation
+linked to several papers counts once, in the quarter of its earliest linked paper.
 
 Date of a paper: its `date` in the papers dataset; when missing (or the paper is not in that
 dataset) the month encoded in its arXiv id (`2110.01234` -> October 2021); dates after the
-collection day are treated as missing. Repositories without any dated paper are left out of the
-quarterly series (counted in `core_pwc__repos`). The article counted repositories *created*
+collection day are treated as missing. Implementations without any dated paper are left out of
+the quarterly series (counted in `core_pwc__repos`). The article counted repositories *created*
 in the quarter; the archive has no creation date, so the linked paper's quarter stands in.
 
-Framework of a repository: the most frequent non-`none` value over its links (ties: first by
-name), else `none`. pytorch -> PyTorch; tf / tensorflow -> TensorFlow; jax -> JAX; none or
-missing -> None; anything else (mxnet, paddle, ...) -> Other. Shares are over ALL repositories
-of the quarter, the `None` ones included. The `official` variant keeps only links flagged
-`is_official` (a repository then sits at its earliest *official* paper).
+Framework: the most frequent non-`none` value over its links (ties: first by name), else
+`none`. pytorch -> PyTorch; tf / tensorflow -> TensorFlow; jax -> JAX; none or missing -> None;
+anything else (mxnet, paddle, ...) -> Other. Shares are over ALL implementations of the
+quarter, the `None` ones included. The `official` variant keeps only links flagged
+`is_official` (an implementation then sits at its earliest *official* paper).
 
 GitHub creation dates (only when the source collected them, GITHUB_TOKEN): variant `created`
-puts each repository with a known date in the quarter it was created - the article's own
-attribution - and `out_pwc__attribution` shows how often that quarter equals the paper quarter.
+puts each whole repository with a known date in the quarter it was created - the article's own
+attribution; a sub-folder project of such a repository is attributed to its earliest paper
+(the repository's creation date says nothing about when the sub-folder appeared).
+`out_pwc__attribution` shows, for whole repositories, how often the creation quarter equals the
+paper quarter.
 
 Conferences: the paper's `proceeding` slug (e.g. `neurips-2021-12`, `cvpr-2022-1`; names such
 as `NeurIPS 2021` are parsed too) gives conference and year; the nine conferences of the
 article's research chart are kept (Findings and workshops are not the main conference). Per
-conference-year, each repository linked to one of its papers counts once.
+conference-year, each implementation linked to one of its papers counts once.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from __future__ import annotations
 import duckdb
 
 from pipeline.analysis import Analysis, Figure
+from pipeline.rules import REPO_STEPS, SUBFOLDER_FOLDED, repo_identity_sql
 from pipeline.store import current_snapshot_id, table_exists
 
 SOURCE = "papers_with_code"
@@ -49,10 +58,56 @@ CONFERENCE_ALIASES = [
 ]
 FIRST_CONFERENCE_YEAR = 2017
 
-NORMALISED_URL = r"""
-regexp_replace(
-    regexp_replace(lower(trim(repo_url)), '^(https?://)?(www\.)?', 'https://'),
-    '(\.git)?/*$', '')"""
+#: every distinct archived link with its value after each normalisation step (a temporary
+#: table: the steps feed out_pwc__normalisation; `pipeline.rules.repo_identities` re-derives
+#: them for any URL)
+REPO_URL_STEPS = f"""
+CREATE OR REPLACE TEMP TABLE pwc_repo_url_steps AS
+{repo_identity_sql(f"SELECT repo_url FROM raw_papers_with_code__links "
+                   f"WHERE snapshot_id = current_snapshot('{SOURCE}')")}
+"""
+CORE_REPO_URLS = f"""
+CREATE OR REPLACE TABLE core_pwc__repo_urls AS
+SELECT repo_url, repo, repository, subfolder, github_repo,
+       (SELECT current_snapshot('{SOURCE}')) AS snapshot_id
+FROM pwc_repo_url_steps
+"""
+
+
+def _normalisation_sql() -> str:
+    """out_pwc__normalisation: per step of the identity, the distinct values left, how many it
+    merged and how many archive links it rewrote; the last row is the alternative not applied."""
+    def quoted(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    steps = [("repo_url", "the links as archived (exact text)", None, True)]
+    previous = "repo_url"
+    for column, rule, _ in REPO_STEPS:
+        steps.append((column, rule, previous, True))
+        previous = column
+    steps.append((SUBFOLDER_FOLDED[0], SUBFOLDER_FOLDED[1], "repo", False))
+    selects = [
+        f"SELECT {i} AS step, {quoted(column)} AS name, {quoted(rule)} AS rule, "
+        f"{str(applied).lower()} AS applied, count(DISTINCT {column}) AS distinct_values, "
+        + (f"coalesce(sum(n) FILTER (WHERE {column} IS DISTINCT FROM {before}), 0)"
+           if before else "0") + " AS links_rewritten, sum(n) AS links FROM urls"
+        for i, (column, rule, before, applied) in enumerate(steps)]
+    return f"""
+CREATE OR REPLACE TABLE out_pwc__normalisation AS
+WITH counts AS (
+    SELECT repo_url, count(*) AS n FROM raw_papers_with_code__links
+    WHERE snapshot_id = current_snapshot('{SOURCE}') GROUP BY repo_url
+), urls AS (SELECT * FROM pwc_repo_url_steps JOIN counts USING (repo_url)
+), steps AS ({" UNION ALL ".join(selects)})
+SELECT step, name, rule, applied, CAST(links AS BIGINT) AS links, distinct_values,
+       coalesce(lag(distinct_values) OVER (ORDER BY step) - distinct_values, 0) AS merged,
+       CAST(links_rewritten AS BIGINT) AS links_rewritten,
+       (SELECT current_snapshot('{SOURCE}')) AS snapshot_id
+FROM steps ORDER BY step
+"""
+
+
+OUT_NORMALISATION = _normalisation_sql()
 
 ARXIV_MONTH = r"""
 CASE
@@ -78,14 +133,14 @@ WITH cutoff AS (
     WHERE snapshot_id = current_snapshot('{SOURCE}') AND paper_url IS NOT NULL
     GROUP BY paper_url
 ), links AS (
-    SELECT DISTINCT {NORMALISED_URL} AS repo, repo_url, paper_url,
+    SELECT DISTINCT u.repo, repo_url, paper_url,
            coalesce(is_official, false) AS is_official,
            nullif(lower(trim(framework)), '') AS framework_raw,
            lower(trim(coalesce(l.paper_arxiv_id, p.arxiv_id))) AS a,
-           p.date AS paper_date, snapshot_id
-    FROM raw_papers_with_code__links l LEFT JOIN papers p USING (paper_url)
+           p.date AS paper_date, l.snapshot_id
+    FROM raw_papers_with_code__links l JOIN core_pwc__repo_urls u USING (repo_url)
+    LEFT JOIN papers p USING (paper_url)
     WHERE l.snapshot_id = current_snapshot('{SOURCE}')
-      AND repo_url IS NOT NULL AND trim(repo_url) <> ''
 ), dated AS (
     SELECT *,
            coalesce(paper_date, CASE WHEN arxiv_date <= (SELECT day FROM cutoff)
@@ -113,7 +168,8 @@ WITH cutoff AS (
            any_value(snapshot_id) AS snapshot_id
     FROM dated GROUP BY repo
 )
-SELECT r.repo, coalesce(p.framework_raw, 'none') AS framework_raw,
+SELECT r.repo, u.repository, u.subfolder, u.github_repo,
+       coalesce(p.framework_raw, 'none') AS framework_raw,
        CASE coalesce(p.framework_raw, 'none')
             WHEN 'pytorch' THEN 'PyTorch' WHEN 'tf' THEN 'TensorFlow'
             WHEN 'tensorflow' THEN 'TensorFlow' WHEN 'jax' THEN 'JAX'
@@ -121,10 +177,19 @@ SELECT r.repo, coalesce(p.framework_raw, 'none') AS framework_raw,
        coalesce(p.frameworks_seen, 0) AS frameworks_seen,
        r.papers, r.url_variants, r.official,
        r.first_paper_date, r.first_paper_url, r.first_date_basis, r.first_official_date,
-       g.created_at AS github_created_at, r.snapshot_id
+       g.created_at AS github_created_at,
+       -- variant `created`: a whole repository at its creation date; a sub-folder project of
+       -- a repository whose creation date is known, at its earliest paper
+       CASE WHEN u.subfolder IS NULL THEN CAST(g.created_at AS DATE)
+            WHEN g.created_at IS NOT NULL THEN r.first_paper_date END AS created_variant_date,
+       CASE WHEN g.created_at IS NULL THEN NULL
+            WHEN u.subfolder IS NULL THEN 'GitHub creation date'
+            ELSE 'earliest paper (sub-folder)' END AS created_variant_basis,
+       r.snapshot_id
 FROM repos r LEFT JOIN picked p USING (repo)
-LEFT JOIN ({{github}}) g
-       ON g.repo = regexp_extract(r.repo, '^https://github\.com/([^/?#]+/[^/?#]+)', 1)
+LEFT JOIN (SELECT DISTINCT repo, repository, subfolder, github_repo FROM core_pwc__repo_urls) u
+       USING (repo)
+LEFT JOIN ({{github}}) g ON g.repo = u.github_repo
 ORDER BY r.repo
 """
 GITHUB_ROWS = f"""
@@ -146,8 +211,8 @@ WITH archive AS (      -- the last paper date of the archive (not in the future)
     SELECT 'official', first_official_date, framework, snapshot_id
     FROM core_pwc__repos WHERE first_official_date IS NOT NULL
     UNION ALL      -- only when GitHub creation dates were collected (GITHUB_TOKEN)
-    SELECT 'created', CAST(github_created_at AS DATE), framework, snapshot_id
-    FROM core_pwc__repos WHERE github_created_at IS NOT NULL
+    SELECT 'created', created_variant_date, framework, snapshot_id
+    FROM core_pwc__repos WHERE created_variant_date IS NOT NULL
 ), quarters AS (
     SELECT variant, CAST(date_trunc('quarter', d) AS DATE) AS quarter_start,
            count(*) AS repos,
@@ -181,8 +246,8 @@ WITH both_dates AS (
            CAST(date_trunc('quarter', github_created_at) AS DATE) AS created_quarter,
            date_diff('day', CAST(github_created_at AS DATE), first_paper_date) AS lag_days,
            snapshot_id
-    FROM core_pwc__repos
-    WHERE first_paper_date IS NOT NULL AND github_created_at IS NOT NULL
+    FROM core_pwc__repos      -- whole repositories: a sub-folder has no creation date
+    WHERE first_paper_date IS NOT NULL AND github_created_at IS NOT NULL AND subfolder IS NULL
 )
 SELECT year(paper_quarter) || '-Q' || quarter(paper_quarter) AS paper_quarter,
        count(*) AS repos_with_both_dates,
@@ -227,9 +292,9 @@ WITH conf_papers AS (
     WHERE p.snapshot_id = current_snapshot('{SOURCE}') AND c.conference IS NOT NULL
       AND c.year >= $first_year
 ), paper_repos AS (
-    SELECT DISTINCT paper_url, {NORMALISED_URL} AS repo
-    FROM raw_papers_with_code__links
-    WHERE snapshot_id = current_snapshot('{SOURCE}') AND nullif(trim(repo_url), '') IS NOT NULL
+    SELECT DISTINCT l.paper_url, u.repo
+    FROM raw_papers_with_code__links l JOIN core_pwc__repo_urls u USING (repo_url)
+    WHERE l.snapshot_id = current_snapshot('{SOURCE}')
 ), repos AS (
     SELECT DISTINCT c.conference, c.year, r.repo, k.framework
     FROM conf_papers c JOIN paper_repos r USING (paper_url) JOIN core_pwc__repos k USING (repo)
@@ -264,6 +329,10 @@ ORDER BY p.conference, p.year
 def build(con: duckdb.DuckDBPyConnection) -> None:
     """(Re)build the Papers with Code tables from the current snapshot."""
     has_github = table_exists(con, "raw_papers_with_code__github_repos")
+    con.execute(REPO_URL_STEPS)
+    con.execute(CORE_REPO_URLS)
+    con.execute(OUT_NORMALISATION)
+    con.execute("DROP TABLE pwc_repo_url_steps")
     con.execute(CORE_REPOS.replace("{github}", GITHUB_ROWS if has_github else NO_GITHUB_ROWS))
     con.execute(OUT_QUARTERLY)
     con.execute(OUT_ATTRIBUTION)
@@ -310,9 +379,10 @@ def run(con: duckdb.DuckDBPyConnection) -> list[Figure]:
         add("pwc_tf_share_q4_2021_created_pct", created[3], "%", "article")
         add("pwc_repos_q4_2021_created", created[1], "repositories", "article")
     coverage = con.execute(
-        "SELECT 100.0 * count(github_created_at) / nullif(count(*), 0), "
-        "100.0 * count(*) FILTER (WHERE date_trunc('quarter', github_created_at) "
-        "= date_trunc('quarter', first_paper_date)) / nullif(count(github_created_at), 0) "
+        "SELECT 100.0 * count(created_variant_date) / nullif(count(*), 0), "
+        "100.0 * count(*) FILTER (WHERE subfolder IS NULL AND date_trunc('quarter', "
+        "github_created_at) = date_trunc('quarter', first_paper_date)) "
+        "/ nullif(count(github_created_at) FILTER (WHERE subfolder IS NULL), 0) "
         "FROM core_pwc__repos WHERE first_paper_date IS NOT NULL").fetchone()
     if coverage[0]:
         add("pwc_github_created_known_pct", coverage[0], "%", "today")

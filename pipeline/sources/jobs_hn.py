@@ -37,8 +37,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.analysis.jobs import FRAMEWORKS, match_frameworks
 from pipeline.errors import SourceError, Unchanged
+from pipeline.rules import FRAMEWORKS, match_frameworks
 from pipeline.source import CollectContext, Source
 from pipeline.store import utcnow
 
@@ -439,7 +439,7 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
     ctx.parameters.update({
         "threads_listed": len(listing), "threads_fetched": len(new_versions),
         "threads_reused": len(use) - len(new_versions), "newest_month": f"{newest:%Y-%m}",
-        "postings_stored": len(postings), "rules": "pipeline.analysis.jobs.match_frameworks",
+        "postings_stored": len(postings), "rules": "pipeline.rules.match_frameworks",
         "frameworks": list(FRAMEWORKS),
     })
     if missing:

@@ -45,6 +45,7 @@ import requests
 
 from pipeline.config import secret
 from pipeline.http import Origin
+from pipeline.rules import repo_identity_sql
 from pipeline.source import CollectContext, Source, file_sha256
 from pipeline.store import fetch_one, utcnow
 
@@ -445,13 +446,10 @@ GITHUB_TABLE = "raw_papers_with_code__github_repos"
 GITHUB_DEFAULT_URL = "https://api.github.com"
 GITHUB_BATCH = 100  # repositories per GraphQL query (one rate-limit point)
 GITHUB_NAME = re.compile(r"^[a-z0-9_.-]+$")
-GITHUB_REPOS_SQL = r"""
-SELECT DISTINCT regexp_extract(url, '^https://github\.com/([^/?#]+/[^/?#]+)', 1) AS repo
-FROM (SELECT regexp_replace(
-                 regexp_replace(lower(trim(repo_url)), '^(https?://)?(www\.)?', 'https://'),
-                 '(\.git)?/*$', '') AS url
-      FROM read_parquet({files}))
-WHERE repo <> ''
+#: the canonical repositories on github.com among the links (one identity rule: pipeline.rules)
+GITHUB_REPOS_SQL = """
+SELECT DISTINCT github_repo AS repo FROM ({identities})
+WHERE github_repo IS NOT NULL
 ORDER BY repo
 """
 
@@ -486,7 +484,9 @@ def github_created(ctx: CollectContext, link_files: list[Path]) -> Iterator[tupl
     reader = duckdb.connect()
     try:
         files = "[" + ", ".join(_sql_string(str(p)) for p in link_files) + "]"
-        wanted = [r[0] for r in reader.execute(GITHUB_REPOS_SQL.format(files=files)).fetchall()]
+        links = repo_identity_sql(f"SELECT repo_url FROM read_parquet({files})")
+        wanted = [r[0] for r in reader.execute(
+            GITHUB_REPOS_SQL.format(identities=links)).fetchall()]
     finally:
         reader.close()
     missing = [r for r in wanted if r not in cached and _valid_repo(r)]

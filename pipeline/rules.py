@@ -1,0 +1,200 @@
+"""Shared counting rules: which frameworks a job posting names, which repository a link points to.
+
+Sources apply them while collecting (the HN source stores per-posting flags; the Papers with
+Code source asks GitHub about each canonical repository once) and analyses re-apply them to the
+stored data. Both import them from here, so a source never imports an analysis. A change here
+changes every analysis' code hash (`pipeline.analysis`), so the next `analyze` re-applies it.
+The rules are stated with their reasons in docs/methodology/jobs.md and papers_with_code.md.
+
+**Job postings** (`match_frameworks`), on the visible text (tags replaced by spaces, entities
+unescaped), whole words (the neighbouring character is not a letter or digit):
+
+* PyTorch: "pytorch", optionally with a version ("PyTorch2"); "torch" alone does not count.
+* TensorFlow: "tensorflow" (also TensorFlow.js / Lite / 2), "tfjs", "tf.js", "tflite",
+  "tf.keras"; a bare "TF" / "TF2" does not count (in job posts: Terraform, Team Fortress 2).
+* Keras: "keras" (also inside "tf.keras").
+* JAX: the word "jax", never the Java APIs (JAX-RS, JAX-WS, JAX-RPC, JAX-B, JAX-P), an e-mail
+  address or handle (jax@..., @jax), or the airport code of Jacksonville (Jacksonville,
+  Florida or FL within 40 characters). It then counts when ONE of these holds:
+  1. an unambiguous form: "jax.<name>" (jax.numpy, jax.jit), "jaxlib", "Google('s) JAX";
+  2. it is listed next to another ML framework or tool, in any case ("PyTorch/Jax",
+     "JAX, Flax", "Jax & Keras": separators / , & + and or);
+  3. it is written "JAX" or "jax" - not "Jax", the spelling of a first name - and an ML word
+     appears within 80 characters (PyTorch, TensorFlow, Keras, Flax, Optax, XLA, TPU, GPU,
+     CUDA, NumPy, ML, machine learning, deep learning, neural, LLM, transformer, autodiff).
+
+**Papers with Code repository identity** (`repo_identity_sql`): see REPO_STEPS; one identity
+per repository (host + owner + name, case-folded on GitHub, GitLab and Bitbucket), or per
+sub-folder project of a repository (`<repository>/tree/HEAD/<path>`).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import duckdb
+
+# -- job postings ------------------------------------------------------------------------
+
+FRAMEWORKS = ("pytorch", "tensorflow", "jax", "keras")
+LABELS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow", "jax": "JAX", "keras": "Keras"}
+_START = r"(?<![a-z0-9])"
+_END = r"(?![a-z0-9])"
+#: word rules of the frameworks that need no context (JAX: see `mentions_jax`)
+RULES = {
+    "pytorch": re.compile(rf"{_START}pytorch(?:\d+(?:\.\d+)*)?{_END}", re.IGNORECASE),
+    "tensorflow": re.compile(
+        rf"{_START}(?:tensorflow(?:\d+(?:\.\d+)*)?|tfjs|tf\.js|tflite|tf\.keras){_END}",
+        re.IGNORECASE),
+    "keras": re.compile(rf"{_START}keras{_END}", re.IGNORECASE),
+}
+#: a "jax" word that is not a Java API ("JAXB" is no word match anyway) nor an e-mail/handle
+#: (`jaxlib` is matched too: rule 1)
+JAX_WORD = re.compile(r"(?<![a-z0-9@])jax(?:lib)?(?![a-z0-9@])(?!-(?:rs|ws|rpc|b|p)(?![a-z0-9]))",
+                      re.IGNORECASE)
+_ML_TOOLS = r"(?:pytorch|tensorflow|keras|flax|optax|xla|numpy|triton|cuda|haiku)"
+_LIST_SEP = r"\s*(?:/|,|&|\+|\band\b|\bor\b)\s*"
+#: rule 1 (around the word): "Google JAX" before it, "jax.<name>" after it
+JAX_GOOGLE_BEFORE = re.compile(r"(?<![a-z0-9])google(?:'s|’s)?\s+$", re.IGNORECASE)
+JAX_MODULE_AFTER = re.compile(r"\.[a-z_]", re.IGNORECASE)
+#: rule 2: listed next to another ML framework or tool
+JAX_LISTED_BEFORE = re.compile(rf"{_START}{_ML_TOOLS}{_LIST_SEP}$", re.IGNORECASE)
+JAX_LISTED_AFTER = re.compile(rf"{_LIST_SEP}{_ML_TOOLS}{_END}", re.IGNORECASE)
+#: rule 3: an ML word nearby (the word itself not spelled "Jax")
+JAX_ML_CONTEXT = re.compile(
+    rf"{_START}(?:pytorch|tensorflow|keras|flax|optax|xla|tpus?|gpus?|cuda|numpy|ml|"
+    rf"machine learning|deep learning|neural|llms?|transformers?|autodiff){_END}", re.IGNORECASE)
+JAX_CONTEXT_CHARS = 80
+#: never: Jacksonville's airport code ("Jacksonville, FL (JAX)")
+JAX_PLACE = re.compile(r"jacksonville|florida|(?<![a-z0-9])fl(?![a-z0-9])", re.IGNORECASE)
+JAX_PLACE_CHARS = 40
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def plain_text(text: str) -> str:
+    """A posting's visible text: tags replaced by spaces, entities unescaped, spaces collapsed."""
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", text or ""))).strip()
+
+
+def _near(pattern: re.Pattern, plain: str, start: int, end: int, chars: int) -> bool:
+    """A match of `pattern` starts within `chars` characters of plain[start:end] (matched on
+    the whole text, so word boundaries at the window's edges stay real)."""
+    match = pattern.search(plain, max(0, start - chars))
+    return match is not None and match.start() < end + chars
+
+
+def _jax_word_counts(plain: str, start: int, end: int) -> bool:
+    """Rules 1-3 and the place exclusion for the "jax" word at plain[start:end]."""
+    if end - start > 3:  # jaxlib
+        return True
+    if _near(JAX_PLACE, plain, start, end, JAX_PLACE_CHARS):
+        return False
+    before, after = plain[max(0, start - 30):start], plain[end:end + 30]
+    if JAX_GOOGLE_BEFORE.search(before) or JAX_MODULE_AFTER.match(after):
+        return True
+    if JAX_LISTED_BEFORE.search(before) or JAX_LISTED_AFTER.match(after):
+        return True
+    return plain[start:end] != "Jax" and _near(JAX_ML_CONTEXT, plain, start, end,
+                                               JAX_CONTEXT_CHARS)
+
+
+def mentions_jax(plain: str) -> bool:
+    """True when the visible text names Google's JAX, by the rules above."""
+    return any(_jax_word_counts(plain, w.start(), w.end()) for w in JAX_WORD.finditer(plain))
+
+
+def match_frameworks(text: str) -> dict[str, bool]:
+    """Which frameworks a posting (HTML as served) mentions, by the rules above."""
+    plain = plain_text(text)
+    return {name: mentions_jax(plain) if name == "jax" else bool(RULES[name].search(plain))
+            for name in FRAMEWORKS}
+
+
+# -- Papers with Code: the canonical repository identity ---------------------------------
+
+#: hosts whose owner and repository names are case-insensitive (the whole URL is case-folded)
+FORGES = ("github.com", "gitlab.com", "bitbucket.org")
+_FORGE = "(?:" + "|".join(re.escape(host) for host in FORGES) + ")"
+#: forge URL -> (repository: host + owner + name, GitLab with its sub-groups; rest of the path)
+_GITHUB_LIKE = r"^(https://(?:github\.com|bitbucket\.org)/[^/]+/[^/]+?)(?:\.git)?(/.*)?$"
+_GITLAB = r"^(https://gitlab\.com/.+?)(?:\.git)?((?:/-)?/(?:tree|blob)/.*|/-/.*)?$"
+_FOLDER_LINK = r"^(?:/-)?/(?:tree|src)/[^/]+/(.+)$"   # /tree/<branch>/<path>
+_FILE_LINK = r"^(?:/-)?/blob/[^/]+/(.+)/[^/]+$"        # /blob/<branch>/<path>/<file>
+#: the parse the `repo` step rests on (columns of the result, not steps themselves):
+#: `repository` = host + owner + name on a forge (else the whole URL), `subfolder` = the path
+#: of a link into a sub-folder (/tree/<branch>/<path>, /blob/<branch>/<path>/<file>, Bitbucket's
+#: /src/<branch>/<path>), else NULL. One regular expression per URL: they run over every
+#: distinct link of the archive (~250k).
+_FORGE_PARTS = [
+    ("forge", f"""CASE WHEN starts_with(suffix_dropped, 'https://gitlab.com/')
+                       THEN regexp_extract(suffix_dropped, '{_GITLAB}', ['repository', 'rest'])
+                       WHEN starts_with(suffix_dropped, 'https://github.com/')
+                            OR starts_with(suffix_dropped, 'https://bitbucket.org/')
+                       THEN regexp_extract(suffix_dropped, '{_GITHUB_LIKE}',
+                                           ['repository', 'rest']) END"""),
+    ("repository", "coalesce(nullif(forge.repository, ''), suffix_dropped)"),
+    ("subfolder", f"""CASE WHEN forge.rest LIKE '/%/%/%' THEN coalesce(
+                          nullif(regexp_extract(forge.rest, '{_FOLDER_LINK}', 1), ''),
+                          nullif(regexp_extract(forge.rest, '{_FILE_LINK}', 1), '')) END"""),
+]
+
+#: (column, what the step folds, SQL over the previous step's column): applied in order.
+#: Every step is a column of `repo_identity_sql`'s result; `out_pwc__normalisation` counts
+#: what each one merges.
+REPO_STEPS = [
+    ("scheme_folded",
+     "scheme and host prefix: http://, https://, git://, ssh://git@, git+https://, no scheme, "
+     "www. and scp-style git@host:owner/name all become https://host/owner/name",
+     r"""regexp_replace(
+            regexp_replace(trim(repo_url), '^git@([^:/]+):', 'https://\1/', 'i'),
+            '^(?:(?:git\+)?(?:https?|git|ssh)://)?(?:git@)?(?:www\.)?', 'https://', 'i')"""),
+    ("case_folded",
+     "case: the host always; the whole URL on GitHub, GitLab and Bitbucket, whose owner and "
+     "repository names are case-insensitive (other hosts keep the path's case)",
+     rf"""CASE WHEN regexp_matches(scheme_folded, '^https://{_FORGE}([/?#:]|$)', 'i')
+               THEN lower(scheme_folded)
+               ELSE lower(regexp_extract(scheme_folded, '^https://[^/?#]*'))
+                    || regexp_replace(scheme_folded, '^https://[^/?#]*', '') END"""),
+    ("suffix_dropped",
+     "fragment (#readme), query (?tab=...), trailing slashes and a trailing .git dropped",
+     r"""regexp_replace(regexp_replace(case_folded, '[?#].*$', ''), '(?:\.git)?/*$', '')"""),
+    ("repo",
+     "pages of a GitHub/GitLab/Bitbucket repository folded into it: /tree/<branch>, "
+     "/blob/<branch>/<file at the root>, /issues, /releases, ...; a link into a sub-folder "
+     "(/tree/<branch>/<path>, /blob/<branch>/<path>/<file>) is the sub-folder project "
+     "<repository>/tree/HEAD/<path>, whatever the branch",
+     "repository || coalesce('/tree/HEAD/' || subfolder, '')"),
+]
+#: the alternative the `repo` step does NOT apply; out_pwc__normalisation shows its effect
+SUBFOLDER_FOLDED = ("repository", "not applied - sub-folder projects folded into their "
+                    "repository (each sub-folder project is its own implementation)")
+
+
+def repo_identity_sql(links_sql: str) -> str:
+    """One row per distinct `repo_url` of `links_sql` (a query with a `repo_url` column).
+
+    Columns: repo_url, one column per REPO_STEPS step (the last, `repo`, is the identity),
+    `repository` (host + owner + name), `subfolder` (the sub-folder path, or NULL) and
+    `github_repo` (owner/name on github.com, else NULL: what the GitHub look-up asks for).
+    Each stage is one nested SELECT, so every expression runs once per distinct URL.
+    """
+    query = (f"SELECT DISTINCT repo_url FROM ({links_sql}) "
+             "WHERE nullif(trim(repo_url), '') IS NOT NULL")
+    stages = [(column, expression) for column, _, expression in REPO_STEPS]
+    stages[-1:-1] = _FORGE_PARTS
+    for column, expression in stages:
+        query = f"SELECT *, {expression} AS {column} FROM ({query})"
+    return f"""
+        SELECT * EXCLUDE (forge),
+               nullif(regexp_extract(repository, '^https://github\\.com/([^/]+/[^/]+)$', 1), '')
+                   AS github_repo
+        FROM ({query})"""
+
+
+def repo_identities(urls: list[str]) -> dict[str, str]:
+    """{url: identity} for a few URLs, by the SQL above (for tests and the methodology docs)."""
+    sql = repo_identity_sql("SELECT unnest($urls::VARCHAR[]) AS repo_url")
+    with duckdb.connect() as con:
+        return dict(con.execute(f"SELECT repo_url, repo FROM ({sql})", {"urls": urls}).fetchall())
