@@ -66,6 +66,12 @@ def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = No
     return rows[0] if rows else (None,)
 
 
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> tuple | None:
+    """The first row of a query, or None; the result is read fully (see `fetch_one`)."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
 class DatabaseUnwritable(PipelineError):
     """The database (or its lock file) is on a location this process cannot write."""
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import duckdb
 
 from pipeline.analysis import Analysis, Figure
-from pipeline.store import current_snapshot_id
+from pipeline.store import current_snapshot_id, first_row
 
 SOURCE = "hf_models"
 ARTICLE_CUTOFF = "2022-03-02 23:29:04"
@@ -200,7 +200,8 @@ def share(con: duckdb.DuckDBPyConnection, method: str, as_of: str,
     cur = con.execute(
         "SELECT * FROM out_hf__framework_share WHERE method = ? AND as_of = ? AND tf_rule = ? "
         "AND weighting = ?", [method, as_of, tf_rule, weighting])
-    row = cur.fetchone()
+    rows = cur.fetchall()
+    row = rows[0] if rows else None
     if row is None:
         return None
     return dict(zip([d[0] for d in cur.description], row, strict=True))
@@ -209,10 +210,10 @@ def share(con: duckdb.DuckDBPyConnection, method: str, as_of: str,
 def top30_counts(con: duckdb.DuckDBPyConnection, method: str, as_of: str) -> dict | None:
     """PyTorch, TensorFlow and TensorFlow-exclusive counts among the top 30 by downloads."""
     pt = "pytorch_tag" if method == "tags" else "pytorch_weights"
-    row = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {pt}), count(*) FILTER (WHERE tensorflow_tag), "
+    row = first_row(
+        con, f"SELECT count(*), count(*) FILTER (WHERE {pt}), count(*) FILTER (WHERE tensorflow_tag), "
         f"count(*) FILTER (WHERE tensorflow_tag AND NOT {pt}) "
-        "FROM out_hf__top30 WHERE as_of = ? AND ranking = 'downloads'", [as_of]).fetchone()
+        "FROM out_hf__top30 WHERE as_of = ? AND ranking = 'downloads'", [as_of])
     if not row[0]:
         return None
     return {"models": row[0], "pt": row[1], "tf": row[2], "tf_exclusive": row[3]}

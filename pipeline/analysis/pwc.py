@@ -41,7 +41,7 @@ import duckdb
 
 from pipeline.analysis import Analysis, Figure
 from pipeline.rules import REPO_STEPS, SUBFOLDER_FOLDED, repo_identity_sql
-from pipeline.store import current_snapshot_id, table_exists
+from pipeline.store import current_snapshot_id, first_row, table_exists
 
 SOURCE = "papers_with_code"
 ARTICLE_QUARTER = "2021-Q4"
@@ -346,13 +346,13 @@ def quarter_row(con: duckdb.DuckDBPyConnection, quarter: str | None = None,
                 variant: str = "all") -> tuple | None:
     """(quarter, repos, PyTorch %, TensorFlow %) of one quarter, or of the last complete one."""
     if quarter is None:
-        return con.execute(
-            "SELECT quarter, repos, pytorch_pct, tensorflow_pct FROM out_pwc__quarterly_share "
+        return first_row(
+            con, "SELECT quarter, repos, pytorch_pct, tensorflow_pct FROM out_pwc__quarterly_share "
             "WHERE variant = ? AND complete ORDER BY quarter_start DESC LIMIT 1", [variant]
-        ).fetchone()
-    return con.execute(
-        "SELECT quarter, repos, pytorch_pct, tensorflow_pct FROM out_pwc__quarterly_share "
-        "WHERE variant = ? AND quarter = ?", [variant, quarter]).fetchone()
+        )
+    return first_row(
+        con, "SELECT quarter, repos, pytorch_pct, tensorflow_pct FROM out_pwc__quarterly_share "
+        "WHERE variant = ? AND quarter = ?", [variant, quarter])
 
 
 def run(con: duckdb.DuckDBPyConnection) -> list[Figure]:
@@ -378,12 +378,12 @@ def run(con: duckdb.DuckDBPyConnection) -> list[Figure]:
         add("pwc_pt_share_q4_2021_created_pct", created[2], "%", "article")
         add("pwc_tf_share_q4_2021_created_pct", created[3], "%", "article")
         add("pwc_repos_q4_2021_created", created[1], "repositories", "article")
-    coverage = con.execute(
-        "SELECT 100.0 * count(created_variant_date) / nullif(count(*), 0), "
+    coverage = first_row(
+        con, "SELECT 100.0 * count(created_variant_date) / nullif(count(*), 0), "
         "100.0 * count(*) FILTER (WHERE subfolder IS NULL AND date_trunc('quarter', "
         "github_created_at) = date_trunc('quarter', first_paper_date)) "
         "/ nullif(count(github_created_at) FILTER (WHERE subfolder IS NULL), 0) "
-        "FROM core_pwc__repos WHERE first_paper_date IS NOT NULL").fetchone()
+        "FROM core_pwc__repos WHERE first_paper_date IS NOT NULL")
     if coverage[0]:
         add("pwc_github_created_known_pct", coverage[0], "%", "today")
         add("pwc_created_same_quarter_pct", coverage[1], "%", "today")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import duckdb
 
 from pipeline.analysis import Analysis, Figure
-from pipeline.store import current_snapshot_id
+from pipeline.store import current_snapshot_id, first_row
 
 SOURCE = "conferences"
 PYTORCH_WORDS = ("pytorch", "pt", "allennlp")
@@ -114,20 +114,20 @@ def build(con: duckdb.DuckDBPyConnection, from_year: int = 2018, to_year: int = 
 
 
 def pooled_share(con: duckdb.DuckDBPyConnection, year: int) -> float | None:
-    row = con.execute(
-        "SELECT pt_share_pct FROM out_research__share "
-        "WHERE conference = 'All conferences' AND year = ?", [year]).fetchone()
+    row = first_row(
+        con, "SELECT pt_share_pct FROM out_research__share "
+        "WHERE conference = 'All conferences' AND year = ?", [year])
     return None if row is None else row[0]
 
 
 def migration_pct(con: duckdb.DuckDBPyConnection, from_groups: tuple[str, ...],
                   to_groups: tuple[str, ...]) -> float | None:
     """Share of the 2018 authors in `from_groups` whose 2019 group is one of `to_groups`."""
-    row = con.execute(
-        "SELECT 100.0 * sum(authors) FILTER (WHERE list_contains($to, to_group)) "
+    row = first_row(
+        con, "SELECT 100.0 * sum(authors) FILTER (WHERE list_contains($to, to_group)) "
         "/ nullif(sum(authors), 0) FROM out_research__migration "
         "WHERE list_contains($from, from_group)",
-        {"from": list(from_groups), "to": list(to_groups)}).fetchone()
+        {"from": list(from_groups), "to": list(to_groups)})
     return row[0]
 
 
