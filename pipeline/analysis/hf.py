@@ -211,7 +211,8 @@ def top30_counts(con: duckdb.DuckDBPyConnection, method: str, as_of: str) -> dic
     """PyTorch, TensorFlow and TensorFlow-exclusive counts among the top 30 by downloads."""
     pt = "pytorch_tag" if method == "tags" else "pytorch_weights"
     row = first_row(
-        con, f"SELECT count(*), count(*) FILTER (WHERE {pt}), count(*) FILTER (WHERE tensorflow_tag), "
+        con, f"SELECT count(*), count(*) FILTER (WHERE {pt}), "
+        "count(*) FILTER (WHERE tensorflow_tag), "
         f"count(*) FILTER (WHERE tensorflow_tag AND NOT {pt}) "
         "FROM out_hf__top30 WHERE as_of = ? AND ranking = 'downloads'", [as_of])
     if not row[0]:
