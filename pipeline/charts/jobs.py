@@ -6,7 +6,7 @@ import duckdb
 import matplotlib.dates as mdates
 import pandas as pd
 
-from pipeline.analysis.jobs import ARTICLE_MONTH, HN_BOARD, LABELS, LAST_MONTHS
+from pipeline.analysis.jobs import ARTICLE_MONTH, HN_BOARD, LABELS
 from pipeline.charts import Chart, Drawn, style
 
 TREND_FRAMEWORKS = ("pytorch", "tensorflow", "jax")
@@ -42,13 +42,11 @@ MIN_MONTHS_TO_SMOOTH = 2 * SMOOTHING_MONTHS
 
 
 def last_months(con: duckdb.DuckDBPyConnection) -> dict:
-    """The window of the headline figures: complete thread months within 12 months of the
-    newest complete one (a thread still open would understate the month)."""
-    row = con.execute(f"""
-        WITH done AS (SELECT * FROM out_jobs__hn_monthly WHERE NOT coalesce(incomplete, false))
+    """The window of the headline figures, as the analysis defines it (`in_last12`): the 12
+    thread months ending with the newest complete one (an open thread would understate it)."""
+    row = con.execute("""
         SELECT min(month), max(month), count(*), sum(postings), sum(pytorch), sum(tensorflow)
-        FROM done
-        WHERE month > (SELECT max(month) FROM done) - INTERVAL {LAST_MONTHS} MONTH""").fetchall()[0]
+        FROM out_jobs__hn_monthly WHERE in_last12""").fetchall()[0]
     return dict(zip(("first", "last", "months", "postings", "pytorch", "tensorflow"), row,
                     strict=True))
 
