@@ -112,6 +112,8 @@ def hn_db(env):
             "jax": [1 + i % 2 for i in range(len(months))],
             "incomplete": [open_last and i == len(months) - 1 for i in range(len(months))],
             "snapshot_id": 1})
+        complete = [m for m, open_ in zip(months, frame["incomplete"], strict=True) if not open_]
+        frame["in_last12"] = [m in complete[-12:] for m in months]  # as the analysis defines
         for fw in ("pytorch", "tensorflow", "jax"):
             frame[f"{fw}_pct"] = 100.0 * frame[fw] / frame["postings"]
         con.execute("CREATE OR REPLACE TABLE out_jobs__hn_monthly AS SELECT * FROM frame")

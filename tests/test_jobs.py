@@ -158,11 +158,8 @@ def test_mirror_refresh_produces_monthly_table_charts_and_figures(cli, env, mirr
     assert pt > tf > 0  # PyTorch ahead, as in the 2022/2024 reference points
     # the article's "TensorFlow beats out PyTorch substantially", evaluated on today's data
     assert got["jobs_hn_tf_to_pt_ratio_today"] == pytest.approx(tf / pt, abs=0.005)
-    # as of the article: the server's two hand-written 2021 threads, both complete by now
-    hand = {k: sum(HAND_COUNTS[m][k] for m in ("2021-11", "2021-12"))
-            for k in ("pytorch", "tensorflow")}
-    assert got["jobs_hn_tf_to_pt_ratio"] == hand["tensorflow"] / hand["pytorch"]
-    assert got["jobs_hn_months_article_window"] == 2
+    # as of the article: the mirror holds no 2021 month (the hand-written threads test it)
+    assert "jobs_hn_tf_to_pt_ratio" not in got
     assert (got["jobs_hn_tf_postings_last12_today"], got["jobs_hn_pt_postings_last12_today"]) \
         == (tf, pt)
     bars = dict(con.execute("SELECT framework, count FROM out_jobs__board_counts "
@@ -173,8 +170,8 @@ def test_mirror_refresh_produces_monthly_table_charts_and_figures(cli, env, mirr
     scorecard = {r["figure_id"]: r for r in csv.DictReader(
         (env.results_dir / "scorecard.csv").open())}
     row = scorecard["jobs_hn_tf_to_pt_ratio"]
-    assert row["evaluated_on"] == "article date"
-    assert row["status"] == "differs"  # 1.0: no substantial TensorFlow lead in the hand threads
+    assert row["evaluated_on"] == "today"
+    assert row["status"] == "differs"  # 2026: PyTorch ahead, no TensorFlow lead at all
     assert f"TensorFlow postings, last 12 complete months: {tf} postings" in row["reason"]
     no_data = {b for b, has in con.execute(
         "SELECT board, bool_or(has_data) FROM out_jobs__board_counts GROUP BY 1").fetchall()
