@@ -359,7 +359,7 @@ def render(rows: list[dict], reference: dict, charts: dict, charts_dir: Path, so
         "the article's date and as of today, each traceable to the snapshot it came from. "
         f"Built {esc(built)} UTC.</p>",
         '<nav aria-label="Sections"><ul><li><a href="#scorecard">Scorecard</a></li>'
-        f'{nav}<li><a href="#sources">Sources</a></li>'
+        f'{nav}<li><a href="#history">Over time</a></li><li><a href="#sources">Sources</a></li>'
         '<li><a href="#notebooks">Notebooks</a></li></ul></nav></header><main>',
         '<section id="scorecard"><h2>Scorecard</h2>',
         f"<p><strong>{esc(summary)}</strong> Each figure the article states, next to our "
@@ -372,6 +372,13 @@ def render(rows: list[dict], reference: dict, charts: dict, charts_dir: Path, so
     ]
     body += [_section(s, rows, reference, charts, charts_dir, sources, status)
              for s in SECTIONS]
+    body += ['<section id="history"><h2>Figures over time</h2>',
+             "<p>The article is one moment; every refresh that changes a figure adds a point "
+             "here, and every point stays traceable to the snapshot it was computed from. "
+             '<a href="data/figures_history.csv" download>Every figure of every refresh '
+             "(CSV)</a>.</p>",
+             _chart(charts.get("figures_over_time"), "figures_over_time", charts_dir),
+             "</section>"]
     body += ['<section id="sources"><h2>Sources</h2>',
              "<p>Where every number comes from, with the licence or terms each source "
              "requires. A snapshot is immutable once written; its sha256 is the digest of "
@@ -401,7 +408,7 @@ def _copy_files(settings: Settings, charts: dict, build: Path) -> list[str]:
             if (settings.charts_dir / name).is_file():
                 shutil.copy2(settings.charts_dir / name, build / "charts" / name)
     (build / "data").mkdir()
-    for name in ("scorecard.csv", "figures.csv"):
+    for name in ("scorecard.csv", "figures.csv", "figures_history.csv"):
         if (settings.results_dir / name).is_file():
             shutil.copy2(settings.results_dir / name, build / "data" / name)
     copied = []

@@ -254,3 +254,31 @@ def test_second_export_writes_only_new_snapshots(cli, env, copy, tmp_path):
     since = cli("export", str(tmp_path / "recent"), "--since", "2999-01-01")
     assert since.rc == 0
     assert not list((tmp_path / "recent").glob("raw_*/**/*.parquet"))
+
+
+def test_figures_over_time_chart_shows_both_refreshes(cli, env, tmp_path, monkeypatch):
+    """Two offline refreshes with a change between them (a new HN month arrives): the history
+    table and the chart hold both points; after the first, the chart says there is no trend."""
+    from tests.conftest import HN_MIRROR
+
+    mirror = tmp_path / "hn"
+    mirror.mkdir()
+    months = sorted(HN_MIRROR.glob("2026-0*.json"))
+    for path in months[:-1]:
+        shutil.copy(path, mirror / path.name)
+    monkeypatch.setenv("ADOPTION_JOBS_HN_URL", str(mirror))
+    assert cli("refresh", "--source", "jobs_hn").rc == 0
+    index = {e["name"]: e for e in json.loads((env.charts_dir / "charts.json").read_text())
+             ["charts"]}
+    assert index["figures_over_time"]["title"] == "Figures over time: only one refresh so far"
+    shutil.copy(months[-1], mirror / months[-1].name)
+    assert cli("refresh", "--source", "jobs_hn").rc == 0
+    points = history(env, "jobs_hn_pt_share_last12_pct_today")
+    assert len(points) == 2 and points[0][0] != points[1][0]
+    index = {e["name"]: e for e in json.loads((env.charts_dir / "charts.json").read_text())
+             ["charts"]}
+    chart = index["figures_over_time"]
+    assert chart["has_data"] and "from 2 snapshots" in chart["alt"]
+    data = list(csv.DictReader((env.charts_dir / "figures_over_time.csv").open()))
+    assert {r["snapshot_id"] for r in data if r["figure_id"] ==
+            "jobs_hn_pt_share_last12_pct_today"} == {str(points[0][0]), str(points[1][0])}
