@@ -216,8 +216,10 @@ def run_charts(con, settings: Settings, force: bool = False) -> bool:
     written, errors = draw_all(con, settings.charts_dir, force=force)
     for path in written:
         log.debug("chart: %s", path)
-    if written:
-        log.info("charts: %d files in %s", len(written), settings.charts_dir)
+    drawn = [p for p in written if p.suffix == ".png"]
+    if drawn:
+        log.info("charts: %d drawn in %s (%s)", len(drawn), settings.charts_dir,
+                 ", ".join(p.stem for p in drawn))
     else:
         log.info("charts: unchanged (no input changed)")
     for error in errors:
