@@ -43,8 +43,11 @@ def setup_logging(verbose: bool = False) -> None:
 def _collect_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, metavar="N",
                         help="collect at most N records (recorded as a partial snapshot)")
-    parser.add_argument("--hf-mode", choices=("api", "parquet"),
-                        help="hf_models: crawl the Hub API or read the daily metadata parquet")
+    parser.add_argument("--hf-mode", choices=("auto", "api", "parquet"),
+                        help="hf_models: the daily metadata parquet if fresh, else the API crawl "
+                             "(auto, the default); or always one of them")
+    parser.add_argument("--restart", action="store_true",
+                        help="hf_models: discard the checkpoint of an unfinished API crawl")
     parser.add_argument("--accept-drop", action="store_true",
                         help="promote a snapshot even if it has under half the rows of the last")
     parser.add_argument("--force", action="store_true",
@@ -143,6 +146,7 @@ def run_report(con, settings: Settings) -> None:
 
 def print_status(con) -> None:
     from pipeline.sources import all_sources
+    from pipeline.sources.hf_models import crawl_status
     from pipeline.store import source_status
 
     rows = {r["source"]: r for r in source_status(con)}
@@ -167,6 +171,8 @@ def print_status(con) -> None:
             print("  latest snapshot is partial (--limit): headline figures use the one above")
         if source.skip_reason():
             print(f"  skipped on refresh: {source.skip_reason()}")
+        if name == "hf_models" and (crawl := crawl_status(Settings.from_env())):
+            print(f"  {crawl}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,7 +201,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from pipeline.notebooks import execute_all
 
         return 0 if execute_all(settings) else 1
-    options = {k: getattr(args, k, None) for k in ("limit", "hf_mode", "accept_drop", "force")}
+    options = {k: getattr(args, k, None)
+               for k in ("limit", "hf_mode", "accept_drop", "force", "restart")}
     with exclusive_lock(settings.db_path):
         con = connect(settings.db_path)
         try:
