@@ -57,56 +57,32 @@ API_RAW_REL = "api_models.parquet"
 PAGE_SIZE = 1000
 BATCH_ROWS = 20_000
 PACE_BELOW = 0.5  # spread requests out once under half of the rate-limit window's quota is left
-#: fields requested from /api/models (`id` is always returned)
-EXPAND = ["author", "tags", "library_name", "pipeline_tag", "downloads", "downloadsAllTime",
-          "likes", "createdAt", "lastModified"]
 DRIFT = "schema drift upstream; check the /api/models response"
 
-TABLES = {
-    "raw_hf__models": """
-        CREATE TABLE IF NOT EXISTS raw_hf__models (
-            snapshot_id BIGINT NOT NULL,
-            id VARCHAR NOT NULL,
-            author VARCHAR,
-            tags VARCHAR[] NOT NULL,
-            library_name VARCHAR,
-            pipeline_tag VARCHAR,
-            downloads BIGINT NOT NULL,          -- the Hub's rolling 30-day count
-            downloads_all_time BIGINT,
-            likes BIGINT NOT NULL,
-            created_at TIMESTAMP NOT NULL,      -- UTC
-            last_modified TIMESTAMP             -- UTC
-        )""",
-}
-
-#: our column, its name at the Hub (JSON and hub-stats parquet), type, required
+#: raw_hf__models: our column, its name at the Hub (JSON and hub-stats parquet), type, required
 COLUMNS = [
     ("id", "id", pa.string(), True),
-    ("author", "author", pa.string(), False),
+    ("author", "author", pa.string(), False),  # empty for legacy ids such as bert-base-uncased
     ("tags", "tags", pa.list_(pa.string()), True),
     ("library_name", "library_name", pa.string(), False),
     ("pipeline_tag", "pipeline_tag", pa.string(), False),
-    ("downloads", "downloads", pa.int64(), True),
+    ("downloads", "downloads", pa.int64(), True),  # the Hub's rolling 30-day count
     ("downloads_all_time", "downloadsAllTime", pa.int64(), False),
     ("likes", "likes", pa.int64(), True),
-    ("created_at", "createdAt", pa.timestamp("us"), True),
+    ("created_at", "createdAt", pa.timestamp("us"), True),  # UTC, as both dates
     ("last_modified", "lastModified", pa.timestamp("us"), False),
 ]
+EXPAND = [hub for _, hub, _, _ in COLUMNS[1:]]  # fields asked of /api/models (`id` always comes)
 SCHEMA = pa.schema([(name, kind) for name, _, kind, _ in COLUMNS])
 RAW_SCHEMA = pa.schema([(hub, kind) for _, hub, kind, _ in COLUMNS])  # api_models.parquet
 SQL_TYPES = {pa.string(): "VARCHAR", pa.list_(pa.string()): "VARCHAR[]", pa.int64(): "BIGINT",
              pa.timestamp("us"): "TIMESTAMP"}
+TABLES = {"raw_hf__models": "CREATE TABLE IF NOT EXISTS raw_hf__models (snapshot_id BIGINT NOT "
+          "NULL, " + ", ".join(f"{name} {SQL_TYPES[kind]}" + " NOT NULL" * required
+                               for name, _, kind, required in COLUMNS) + ")"}
 
 
 # -- configuration ------------------------------------------------------------------------------
-
-def endpoint_for(ctx: CollectContext) -> str:
-    """ADOPTION_HF_MODELS_URL (or config) wins; else HF_ENDPOINT; else the public Hub."""
-    hf_endpoint = os.environ.get("HF_ENDPOINT", "").strip()
-    if not ctx.settings.source_option(NAME, "url") and hf_endpoint:
-        return hf_endpoint.rstrip("/")
-    return ctx.origin.base
-
 
 def option(settings: Settings, key: str) -> Any:
     """A `[sources.hf_models]` setting (or its ADOPTION_HF_MODELS_* variable), else its default;
@@ -237,11 +213,11 @@ def read_parquet(ctx: CollectContext, path: Path) -> Iterator[tuple[str, pa.Tabl
         with _progress(ctx, ctx.options.get("limit")) as bar:
             for batch in cur.sql(sql, params=[str(path)]).to_arrow_reader(BATCH_ROWS):
                 table = pa.Table.from_batches([batch]).cast(SCHEMA)
-                for name, hub, _, required in COLUMNS:
-                    if required and table.column(name).null_count:
-                        raise ctx.fail(f"{path.name} has {table.column(name).null_count} rows "
-                                       f"without {hub!r} in a batch",
-                                       "schema drift in the hub-stats dataset")
+                lost = [hub for name, hub, _, needed in COLUMNS if needed
+                        and table.column(name).null_count]
+                if lost:
+                    raise ctx.fail(f"{path.name} has rows without {lost[0]!r}",
+                                   "schema drift in the hub-stats dataset")
                 bar.update(table.num_rows)
                 yield "raw_hf__models", table
     except duckdb.Error as exc:
@@ -287,18 +263,15 @@ def crawl_status(settings: Settings) -> str | None:
 
 def _resume(ctx: CollectContext, folder: Path, query: str) -> dict:
     """The checkpointed crawl to continue, or a fresh one (saying why an old one is dropped)."""
-    state = _read_state(folder)
+    state, max_age = _read_state(folder), option(ctx.settings, "checkpoint_max_age_hours")
     reason = None
-    if state is None:
-        pass
-    elif ctx.options.get("restart"):
+    if state and ctx.options.get("restart"):
         reason = "--restart"
-    elif state.get("query") != query:
+    elif state and state["query"] != query:
         reason = "it crawled another endpoint or other fields"
-    elif _age_hours(state) > option(ctx.settings, "checkpoint_max_age_hours"):
-        reason = (f"it is {_age_hours(state):.1f} h old, over checkpoint_max_age_hours = "
-                  f"{option(ctx.settings, 'checkpoint_max_age_hours'):g}")
-    else:
+    elif state and _age_hours(state) > max_age:
+        reason = f"it is {_age_hours(state):.1f} h old, over checkpoint_max_age_hours = {max_age:g}"
+    elif state:
         ctx.log.info("%s: resuming the crawl at page %d (%d models kept, started %.1f h ago)",
                      NAME, state["pages"] + 1, state["models"], _age_hours(state))
         return state
@@ -367,8 +340,7 @@ def _pages(ctx: CollectContext, headers: dict, state: dict, folder: Path | None,
         links = parse_header_links(next((v for k, v in fetched.headers.items()
                                          if k.lower() == "link"), ""))
         url = next((link["url"] for link in links if link.get("rel") == "next"), None)
-        state.update(next=url, pages=state["pages"] + 1, models=state["models"] + table.num_rows,
-                     updated_at=utcnow().isoformat(timespec="seconds"))
+        state.update(next=url, pages=state["pages"] + 1, models=state["models"] + table.num_rows)
         if folder:
             page = folder / f"page-{state['pages']:06d}.parquet"
             pq.write_table(table, page.with_suffix(".tmp"))
@@ -442,12 +414,12 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
     mode = ctx.options.get("hf_mode") or option(ctx.settings, "mode")
     if mode not in MODES:
         raise ctx.fail(f"unknown mode {mode!r}", f"use one of {', '.join(MODES)}")
-    endpoint = endpoint_for(ctx)
-    if endpoint != ctx.origin.base:
-        ctx.origin = Origin(NAME, endpoint, ctx.settings)  # HF_ENDPOINT: provenance follows it
+    hf_endpoint = os.environ.get("HF_ENDPOINT", "").strip()  # used unless our URL is set
+    if hf_endpoint and not ctx.settings.source_option(NAME, "url"):
+        ctx.origin = Origin(NAME, hf_endpoint.rstrip("/"), ctx.settings)
     token = secret("HF_TOKEN")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    ctx.parameters.update(endpoint=redact(endpoint), authenticated=bool(token),
+    ctx.parameters.update(endpoint=redact(ctx.origin.base), authenticated=bool(token),
                           collected_at=utcnow().isoformat(timespec="seconds") + "Z")
     state = _read_state(checkpoint_dir(ctx.settings))
     if state and ctx.con.execute("SELECT count(*) FROM snapshots WHERE source = ? AND status = "
