@@ -213,7 +213,7 @@ def test_crawl_snapshot_figures_and_charts_end_to_end(cli, env, hub):
     created = con.execute("SELECT min(created_at), count(*) FILTER (WHERE author IS NULL) "
                           "FROM raw_hf__models").fetchone()
     assert str(created[0]) == "2022-03-02 23:29:04" and created[1] > 0  # legacy un-namespaced ids
-    raw = next((env.raw_dir / "hf_models").iterdir())
+    raw = next((env.raw_dir / "hf_models").glob("2*"))  # the snapshot folder, not .checkpoint
     assert pq.read_metadata(raw / hf_models.API_RAW_REL).num_rows == N_MODELS
     status = cli("status").out
     assert "hf_models: snapshot 1 at" in status and "unfinished" not in status
@@ -425,7 +425,7 @@ def test_adoption_url_beats_hf_endpoint(cli, env, hub, monkeypatch):
 
 def test_api_mode_raw_folder_reloads_offline_in_parquet_mode(cli, env, hub, monkeypatch):
     assert cli("collect", "hf_models", "--hf-mode", "api").rc == 0
-    raw = next((env.raw_dir / "hf_models").iterdir())
+    raw = next((env.raw_dir / "hf_models").glob("2*"))  # the snapshot folder, not .checkpoint
     hub.stop()
     monkeypatch.setenv("ADOPTION_HF_MODELS_URL", str(raw))
     result = cli("collect", "hf_models", "--hf-mode", "parquet")
