@@ -118,7 +118,6 @@ def dump(ctx: CollectContext, mode: str, headers: dict) -> Path | None:
             rel = API_RAW_REL
         path = ctx.raw_path(rel)
         ctx.record_file(rel, path, ctx.origin.download(rel, path).url)
-        parquet_query(ctx, path)
         return path
     try:
         found = _dump_download(ctx, mode, headers)
