@@ -21,6 +21,7 @@ from pipeline.config import PUBLISHED_DIR
 #: module, arguments at full size, arguments for --quick
 BENCHMARKS = [
     ("benchmarks.hf_ingest", [], ["--models", "20000", "--parquet-rows", "50000"]),
+    ("benchmarks.hf_modes", [], ["--models", "20000", "--latency", "0.05"]),
     ("benchmarks.pwc_scale", [], ["--scale", "0.05"]),
     ("benchmarks.analysis_scale", [], ["--scale", "0.02"]),
     ("benchmarks.no_change_refresh", [], []),

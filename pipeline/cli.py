@@ -59,8 +59,11 @@ def _collect_options(parser: argparse.ArgumentParser, units: str) -> None:
     parser.add_argument("--limit", type=positive_int, metavar="N",
                         help=f"collect at most N records, recorded as a partial snapshot that "
                              f"never feeds headline figures; N counts {units}")
-    parser.add_argument("--hf-mode", choices=("api", "parquet"),
-                        help="hf_models: crawl the Hub API or read the daily metadata parquet")
+    parser.add_argument("--hf-mode", choices=("auto", "api", "parquet"),
+                        help="hf_models: the daily metadata parquet if fresh, else the API crawl "
+                             "(auto, the default); or always one of them")
+    parser.add_argument("--restart", action="store_true",
+                        help="hf_models: discard the checkpoint of an unfinished API crawl")
     parser.add_argument("--accept-drop", action="store_true",
                         help="promote a snapshot even if it has under half the rows of the last")
     parser.add_argument("--force", action="store_true",
@@ -368,7 +371,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         with exclusive_lock(settings.db_path, "publish"):
             return 0 if publish(settings, force=args.force) else 1
-    options = {k: getattr(args, k, None) for k in ("limit", "hf_mode", "accept_drop", "force")}
+    options = {k: getattr(args, k, None) for k in ("limit", "hf_mode", "restart", "accept_drop",
+                                                   "force")}
     with exclusive_lock(settings.db_path, args.command) as lock:
         con = connect(settings.db_path)
         try:

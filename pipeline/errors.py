@@ -24,6 +24,11 @@ class SourceError(PipelineError):
         super().__init__(text)
 
 
+class Unreachable(SourceError):
+    """No answer from the upstream at all (DNS, refused, dropped, timed out): another request
+    to the same host would fail the same way."""
+
+
 class SuspiciousDrop(SourceError):
     """A new snapshot has far fewer rows than the current one: stored, but not promoted."""
 

@@ -9,7 +9,9 @@ import errno
 import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
@@ -21,7 +23,7 @@ from urllib3.util.retry import Retry
 
 from pipeline import __version__
 from pipeline.config import Settings
-from pipeline.errors import SourceError
+from pipeline.errors import SourceError, Unreachable
 
 USER_AGENT = (
     f"framework-adoption/{__version__} "
@@ -59,15 +61,31 @@ def is_offline(error: Exception | None) -> bool:
     return False
 
 
+class RetryAfterTooLong(Exception):  # noqa: N818  (a signal for Origin._request)
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
 class PipelineRetry(Retry):
-    """urllib3 retries with one exception: DNS and "network unreachable" failures are retried
-    at most once, so an offline refresh fails in a second instead of a minute of backoff."""
+    """urllib3's Retry with two exceptions:
+
+    * DNS and "network unreachable" failures are retried at most once, so an offline refresh
+      fails in a second instead of a minute of backoff;
+    * a `Retry-After` longer than `retry_after_max` ends the request at once (urllib3 would
+      shorten the wait and retry into a certain refusal)."""
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None,
                   _stacktrace=None):  # noqa: D102 - same contract as Retry.increment
         if is_offline(error) and any(is_offline(h.error) for h in self.history):
             raise MaxRetryError(_pool, url, error) from error
         return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        seconds = Retry.parse_retry_after(self.new(retry_after_max=sys.maxsize), retry_after)
+        if seconds > self.retry_after_max:
+            raise RetryAfterTooLong(seconds)
+        return seconds
 
 
 def make_session(settings: Settings) -> requests.Session:
@@ -113,6 +131,7 @@ class Fetched:
     url: str
     content: bytes
     headers: dict[str, str]
+    status: int = 200  # 304 when a conditional download (If-None-Match) found no change
 
 
 class Origin:
@@ -167,7 +186,8 @@ class Origin:
                 content = response.content
                 self._check_length(url, response, len(content))
                 self.session.stats.bytes += len(content)  # type: ignore[attr-defined]
-                return Fetched(response.url, content, dict(response.headers))
+                return Fetched(response.url, content, dict(response.headers),
+                               response.status_code)
         except requests.exceptions.ChunkedEncodingError as exc:
             raise self.fail(f"truncated response from {url}: {_first_line(exc)}") from None
 
@@ -185,7 +205,8 @@ class Origin:
             ) from None
 
     def download(self, rel: str, dest: Path, headers: dict | None = None) -> Fetched:
-        """Stream a large resource to `dest` atomically; `content` of the result is empty."""
+        """Stream a large resource to `dest` atomically; `content` of the result is empty.
+        With `If-None-Match` in `headers`, a 304 answer writes nothing and returns status 304."""
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")
         digest = hashlib.sha256()
@@ -197,11 +218,14 @@ class Origin:
         url = self.url(rel)
         size = 0
         try:
-            with self._request(url, headers, stream=True) as response, tmp.open("wb") as out:
-                for chunk in response.iter_content(1 << 20):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
+            with self._request(url, headers, stream=True) as response:
+                if response.status_code == 304:
+                    return Fetched(url, b"", dict(response.headers), 304)
+                with tmp.open("wb") as out:
+                    for chunk in response.iter_content(1 << 20):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        size += len(chunk)
                 self._check_length(url, response, size)
                 result_headers = dict(response.headers)
         except requests.exceptions.ChunkedEncodingError as exc:
@@ -229,11 +253,18 @@ class Origin:
                 f"gave up on {url} after {self.settings.http_retries} retries: {_reason(exc)}",
                 "the upstream is failing or rate-limiting; retry later",
             ) from None
+        except RetryAfterTooLong as exc:
+            again = (datetime.now(UTC) + timedelta(seconds=exc.seconds)).strftime("%H:%M")
+            raise self.fail(
+                f"rate-limited by {url}: Retry-After {exc.seconds:g}s is longer than the "
+                f"{self.settings.retry_after_max:g}s we wait", f"re-run after {again} UTC",
+            ) from None
         except requests.exceptions.Timeout:
             message = f"timed out after {timeout:g}s waiting for {url}"
-            raise self.fail(message, self._hint()) from None
+            raise Unreachable(self.source, redact(message), self._hint()) from None
         except requests.exceptions.ConnectionError as exc:
-            raise self.fail(f"cannot connect to {url}: {_reason(exc)}", self._hint()) from None
+            message = f"cannot connect to {url}: {_reason(exc)}"
+            raise Unreachable(self.source, redact(message), self._hint()) from None
         except requests.exceptions.ChunkedEncodingError as exc:
             raise self.fail(f"truncated response from {url}: {_reason(exc)}",
                             "the connection closed early; retry later") from None

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -16,8 +23,9 @@ from pipeline.analysis.hf import PYTORCH_LIBRARIES
 from pipeline.collect import run_source
 from pipeline.config import Settings
 from pipeline.sources import hf_models
-from pipeline.store import connect, current_snapshot_id
-from tests.fakes.hf_hub import ARTICLE_STAMP, HUB_STATS_PATH, FakeHfHub
+from pipeline.store import connect, current_snapshot_id, utcnow
+from tests.fakes.hf_hub import ARTICLE_STAMP, CDN_PATH, DUMP_META_PATH, HUB_STATS_PATH, FakeHfHub
+from tests.faults.helpers import assert_one_line_error
 
 N_MODELS = 1500
 CHARTS = ("hf_framework_share", "hf_top30", "hf_framework_trend")
@@ -181,7 +189,7 @@ def reference(models: list[dict], article: bool, weights: bool) -> dict[str, flo
 
 
 def test_crawl_snapshot_figures_and_charts_end_to_end(cli, env, hub):
-    result = cli("refresh", "--source", "hf_models")
+    result = cli("refresh", "--source", "hf_models", "--hf-mode", "api")
     assert result.rc == 0, result.err
     got = figures(env)
     models = list(hub.models())
@@ -206,18 +214,20 @@ def test_crawl_snapshot_figures_and_charts_end_to_end(cli, env, hub):
     listing = hub.requests_to("/api/models")
     assert len(listing) == 2  # 1000 per page, cursor in the Link header
     assert params["http_requests"] == 2  # nothing else went out (no telemetry to huggingface.co)
+    assert params["pages"] == 2 and params["crawl_id"] and params["resumed_at_page"] is None
     assert set(listing[0].query["expand"]) == set(hf_models.EXPAND)
     assert "cursor" in listing[1].query
     created = con.execute("SELECT min(created_at), count(*) FILTER (WHERE author IS NULL) "
                           "FROM raw_hf__models").fetchone()
     assert str(created[0]) == "2022-03-02 23:29:04" and created[1] > 0  # legacy un-namespaced ids
-    raw = next((env.raw_dir / "hf_models").iterdir())
+    raw = next((env.raw_dir / "hf_models").glob("2*"))  # the snapshot folder, not .checkpoint
     assert pq.read_metadata(raw / hf_models.API_RAW_REL).num_rows == N_MODELS
-    assert "hf_models: snapshot 1 at" in cli("status").out
+    status = cli("status").out
+    assert "hf_models: snapshot 1 at" in status and "unfinished" not in status
 
 
 def test_api_and_parquet_modes_land_the_same_rows(cli, env, hub):
-    assert cli("collect", "hf_models").rc == 0
+    assert cli("collect", "hf_models", "--hf-mode", "api").rc == 0
     assert cli("collect", "hf_models", "--hf-mode", "parquet").rc == 0
     con = ro(env)
     modes = con.execute("SELECT snapshot_id, parameters->>'mode' FROM snapshots "
@@ -231,18 +241,99 @@ def test_api_and_parquet_modes_land_the_same_rows(cli, env, hub):
     assert len(hub.requests_to(r"models\.parquet")) == 2  # resolve URL, then its redirect
 
 
-def test_parquet_mode_figures_equal_api_mode(cli, env, hub):
-    assert cli("refresh", "--source", "hf_models").rc == 0
-    api = figures(env)
-    assert cli("refresh", "--source", "hf_models", "--hf-mode", "parquet").rc == 0
-    assert figures(env) == api
-    assert current_snapshot_id(ro(env), "hf_models") == 2
+def test_figures_are_identical_whichever_mode_auto_picks(cli, env, hub):
+    """auto loads the fresh dump; once the dump is stale it crawls the API instead (one log
+    line); the figures of the same models are identical, and equal to explicit api mode's."""
+    result = cli("refresh", "--source", "hf_models")
+    assert result.rc == 0, result.err
+    from_dump = figures(env)
+    hub.publish_dump(age_days=3.5)  # max_dump_age_days is 3
+    result = cli("refresh", "--source", "hf_models")
+    assert result.rc == 0, result.err
+    assert [line for line in result.err.splitlines() if "instead" in line] == [
+        "hf_models: the hub-stats dump is 3.5 days old (max_dump_age_days = 3); "
+        "crawling /api/models instead"]
+    assert figures(env) == from_dump
+    assert cli("refresh", "--source", "hf_models", "--hf-mode", "api").rc == 0
+    assert figures(env) == from_dump
+    modes = ro(env).execute("SELECT parameters->>'mode' FROM snapshots ORDER BY snapshot_id")
+    assert [m[0] for m in modes.fetchall()] == ["parquet", "api", "api"]
+    assert current_snapshot_id(ro(env), "hf_models") == 3
+
+
+def test_auto_loads_a_fresh_dump_and_records_which(cli, env, hub):
+    result = cli("collect", "hf_models")
+    assert result.rc == 0, result.err
+    assert "instead" not in result.err
+    params = json.loads(ro(env).execute("SELECT parameters FROM snapshots").fetchone()[0])
+    etag = f'"{hashlib.sha256(hub.parquet_bytes()).hexdigest()}"'
+    assert params["mode"] == "parquet" and params["dump_repo"] == "cfahlgren1/hub-stats"
+    assert params["dump_sha"] == hub.dump_sha and params["dump_etag"] == etag
+    modified = hub.dump_modified.replace(microsecond=0, tzinfo=None)
+    assert params["dump_last_modified"] == modified.isoformat() + "Z"
+    assert [r.path for r in hub.requests] == [DUMP_META_PATH, HUB_STATS_PATH, CDN_PATH]
+
+
+@pytest.mark.parametrize("broken", ["stale", "no models.parquet", "a column missing",
+                                    "download failing", "metadata failing"])
+def test_auto_crawls_the_api_when_the_dump_is_stale_or_broken(cli, env, hub, broken):
+    expected = {"stale": "10.0 days old", "no models.parquet": "lists no commit sha or no "
+                "models.parquet", "a column missing": "has no column 'tags'",
+                "download failing": "HTTP 500", "metadata failing": "HTTP 404"}[broken]
+    if broken == "stale":
+        hub.publish_dump(age_days=10)
+    elif broken == "no models.parquet":
+        hub.dump_files = ("README.md", "datasets.parquet")
+    elif broken == "a column missing":
+        hub.dump_drop = ("tags",)
+    elif broken == "download failing":
+        hub.fault(HUB_STATS_PATH, "500", times=None)
+    else:
+        hub.fault(DUMP_META_PATH, "404", times=None)
+    result = cli("collect", "hf_models")
+    assert result.rc == 0, result.err
+    fallback = [line for line in result.err.splitlines() if "crawling /api/models" in line]
+    assert len(fallback) == 1 and expected in fallback[0], result.err
+    params = json.loads(ro(env).execute("SELECT parameters FROM snapshots").fetchone()[0])
+    assert params["mode"] == "api" and expected in params["mode_reason"]
+    assert "dump_sha" not in params
+    assert ro(env).execute("SELECT count(*) FROM raw_hf__models").fetchone()[0] == N_MODELS
+    raw = next((env.raw_dir / "hf_models").glob("2*"))
+    assert [p.name for p in raw.rglob("*.parquet")] == [hf_models.API_RAW_REL]
+
+
+def test_unchanged_dump_downloads_nothing(cli, env, hub):
+    """Same commit: only the metadata request. A new commit with the same models.parquet:
+    one conditional request, answered 304. Neither stores a snapshot or moves a byte."""
+    assert cli("collect", "hf_models").rc == 0
+    seen = len(hub.requests)
+    result = cli("collect", "hf_models")
+    assert result.rc == 0, result.err
+    assert f"hf_models: unchanged: hub-stats commit {hub.dump_sha[:12]}" in result.err
+    assert [r.path for r in hub.requests[seen:]] == [DUMP_META_PATH]
+    hub.publish_dump()
+    seen = len(hub.requests)
+    result = cli("collect", "hf_models")
+    assert result.rc == 0, result.err
+    assert "has the ETag of snapshot 1: unchanged" in result.err
+    _, resolve = hub.requests[seen:]
+    assert resolve.path == HUB_STATS_PATH and resolve.status == 304
+    etag = f'"{hashlib.sha256(hub.parquet_bytes()).hexdigest()}"'
+    assert resolve.headers["if-none-match"] == etag
+    assert resolve.bytes_sent == 0
+    assert ro(env).execute("SELECT count(*) FROM snapshots").fetchone()[0] == 1
+    assert cli("collect", "hf_models", "--force").rc == 0  # --force reloads
+    assert ro(env).execute("SELECT count(*) FROM snapshots").fetchone()[0] == 2
+
+
+def top_downloads(n: int, hub) -> list[int]:
+    return sorted((m["downloads"] for m in hub.models()), reverse=True)[:n]
 
 
 def test_limit_is_partial_and_never_feeds_headlines(cli, env, hub):
-    assert cli("refresh", "--source", "hf_models").rc == 0
+    assert cli("refresh", "--source", "hf_models", "--hf-mode", "api").rc == 0
     full = figures(env)
-    result = cli("refresh", "--source", "hf_models", "--limit", "40")
+    result = cli("refresh", "--source", "hf_models", "--hf-mode", "api", "--limit", "40")
     assert result.rc == 0, result.err
     assert "partial snapshot 2, 40 rows" in result.err
     con = ro(env)
@@ -250,21 +341,26 @@ def test_limit_is_partial_and_never_feeds_headlines(cli, env, hub):
     top = con.execute("SELECT downloads FROM raw_hf__models WHERE snapshot_id = 2 "
                       "ORDER BY downloads DESC").fetchall()
     assert len(top) == 40
-    best = max(m["downloads"] for m in hub.models())
-    assert top[0][0] == best  # --limit asks the Hub for the most downloaded models
+    assert [d[0] for d in top] == top_downloads(40, hub)  # --limit asks for the most downloaded
     assert figures(env) == full
     assert hub.requests_to("/api/models")[-1].query["limit"] == ["40"]
+    assert not hf_models.checkpoint_dir(env).exists()  # a --limit crawl keeps no checkpoint,
+    # and the full crawl's was dropped once stored
 
 
 def test_limit_first_gives_no_headline_figures(cli, env, hub):
-    result = cli("refresh", "--source", "hf_models", "--hf-mode", "parquet", "--limit", "25")
+    result = cli("refresh", "--source", "hf_models", "--limit", "25")  # auto: the fresh dump
     assert result.rc == 0, result.err
     assert not figures(env)
     assert "No data yet" in (env.charts_dir / "hf_top30.svg").read_text()
-    assert current_snapshot_id(ro(env), "hf_models") is None
+    con = ro(env)
+    assert current_snapshot_id(con, "hf_models") is None
+    top = con.execute("SELECT downloads FROM raw_hf__models ORDER BY downloads DESC").fetchall()
+    assert [d[0] for d in top] == top_downloads(25, hub)  # the same N models in every mode
 
 
-def test_batches_are_streamed_not_accumulated(env, hub, monkeypatch):
+@pytest.mark.parametrize("mode", ["api", "parquet"])
+def test_batches_are_streamed_not_accumulated(env, hub, monkeypatch, mode):
     monkeypatch.setattr(hf_models, "BATCH_ROWS", 400)
     sizes: list[int] = []
 
@@ -275,13 +371,13 @@ def test_batches_are_streamed_not_accumulated(env, hub, monkeypatch):
 
     con = connect(env.db_path)
     source = dataclasses.replace(hf_models.SOURCE, collect=recording)
-    run_source(con, source, env)
+    run_source(con, source, env, {"hf_mode": mode})
     assert sizes == [400, 400, 400, 300]
 
 
 def test_interrupted_crawl_keeps_previous_snapshot(env, hub, monkeypatch):
     con = connect(env.db_path)
-    first = run_source(con, hf_models.SOURCE, env)
+    first = run_source(con, hf_models.SOURCE, env, {"hf_mode": "api"})
     monkeypatch.setattr(hf_models, "BATCH_ROWS", 300)
 
     def interrupted(ctx):
@@ -291,13 +387,17 @@ def test_interrupted_crawl_keeps_previous_snapshot(env, hub, monkeypatch):
             yield item
 
     with pytest.raises(KeyboardInterrupt):
-        run_source(con, dataclasses.replace(hf_models.SOURCE, collect=interrupted), env)
+        run_source(con, dataclasses.replace(hf_models.SOURCE, collect=interrupted), env,
+                   {"hf_mode": "api"})
     assert current_snapshot_id(con, "hf_models") == first["snapshot_id"]
     assert con.execute("SELECT count(*) FROM raw_hf__models").fetchone()[0] == N_MODELS
     status, error = con.execute("SELECT status, error FROM snapshots WHERE snapshot_id = 2") \
         .fetchone()
     assert status == "failed" and "interrupted" in error
     assert not list((env.raw_dir / "hf_models").glob(".staging-*"))
+    assert hf_models.crawl_status(env).startswith(  # Ctrl-C kept the page it had
+        "unfinished api crawl: 1 pages, 1,000 models of about 1,500, started 0.0 h ago; "
+        "the next refresh resumes it")
 
 
 def test_hf_endpoint_and_token_are_honoured_but_never_stored(cli, env, hub, monkeypatch,
@@ -307,12 +407,17 @@ def test_hf_endpoint_and_token_are_honoured_but_never_stored(cli, env, hub, monk
     monkeypatch.setenv("HF_TOKEN", "hf_SeCrEt0123456789")
     result = cli("-v", "collect", "hf_models")
     assert result.rc == 0, result.err
-    assert hub.requests[0].headers["authorization"] == "Bearer hf_SeCrEt0123456789"
+    crawl = cli("-v", "collect", "hf_models", "--hf-mode", "api")
+    assert crawl.rc == 0, crawl.err
+    assert {r.path for r in hub.requests} == {DUMP_META_PATH, HUB_STATS_PATH, CDN_PATH,
+                                              "/api/models"}
+    assert {r.headers.get("authorization") for r in hub.requests} == {
+        "Bearer hf_SeCrEt0123456789"}
     con = ro(env)
-    stored = con.execute("SELECT origin_url, parameters FROM snapshots").fetchone()
-    assert json.loads(stored[1])["endpoint"] == hub.url
-    assert json.loads(stored[1])["authenticated"] is True
-    text = " ".join(map(str, stored)) + result.err + result.out + caplog.text
+    stored = con.execute("SELECT origin_url, parameters FROM snapshots").fetchall()
+    assert [json.loads(s[1])["endpoint"] for s in stored] == [hub.url] * 2
+    assert [json.loads(s[1])["authenticated"] for s in stored] == [True] * 2
+    text = str(stored) + result.err + result.out + crawl.err + caplog.text
     for path in env.raw_dir.rglob("*"):
         if path.is_file():
             text += path.read_bytes().decode("latin-1")
@@ -321,13 +426,13 @@ def test_hf_endpoint_and_token_are_honoured_but_never_stored(cli, env, hub, monk
 
 def test_adoption_url_beats_hf_endpoint(cli, env, hub, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9/unused")
-    assert cli("collect", "hf_models").rc == 0
+    assert cli("collect", "hf_models", "--hf-mode", "api").rc == 0
     assert len(hub.requests_to("/api/models")) == 2
 
 
 def test_api_mode_raw_folder_reloads_offline_in_parquet_mode(cli, env, hub, monkeypatch):
-    assert cli("collect", "hf_models").rc == 0
-    raw = next((env.raw_dir / "hf_models").iterdir())
+    assert cli("collect", "hf_models", "--hf-mode", "api").rc == 0
+    raw = next((env.raw_dir / "hf_models").glob("2*"))  # the snapshot folder, not .checkpoint
     hub.stop()
     monkeypatch.setenv("ADOPTION_HF_MODELS_URL", str(raw))
     result = cli("collect", "hf_models", "--hf-mode", "parquet")
@@ -343,6 +448,156 @@ def test_unknown_mode_is_a_one_line_error(cli, env, hub, monkeypatch):
     result = cli("collect", "hf_models")
     assert result.rc == 1
     assert "hf_models: unknown mode 'scrape'" in result.err
+
+
+# -- the resumable api crawl --------------------------------------------------------------------
+
+LISTING = r"^/api/models$"
+PAGES = 4500  # five pages of the listing
+API = ("collect", "hf_models", "--hf-mode", "api")
+
+
+@pytest.fixture
+def big(env, monkeypatch):
+    with FakeHfHub(n=PAGES, article_share=0.1) as server:
+        monkeypatch.setenv("ADOPTION_HF_MODELS_URL", server.url)
+        yield server
+
+
+def state(env) -> dict:
+    return json.loads((hf_models.checkpoint_dir(env) / "state.json").read_text())
+
+
+def listing_since(hub, seen: int) -> list:
+    return [r for r in hub.requests[seen:] if r.path == "/api/models"]
+
+
+def crawled(settings: Settings) -> tuple[list, str, str]:
+    """Rows of the current snapshot, sha256 of its sorted ids, sha256 of its raw file."""
+    con = connect(settings.db_path, read_only=True)
+    rows = con.execute("SELECT * EXCLUDE (snapshot_id) FROM raw_hf__models WHERE snapshot_id = "
+                       "current_snapshot('hf_models') ORDER BY id").fetchall()
+    raw = Path(con.execute("SELECT raw_dir FROM snapshots WHERE snapshot_id = "
+                           "current_snapshot('hf_models')").fetchone()[0])
+    con.close()
+    ids = hashlib.sha256("\n".join(r[0] for r in rows).encode()).hexdigest()
+    return rows, ids, hashlib.sha256((raw / hf_models.API_RAW_REL).read_bytes()).hexdigest()
+
+
+def test_too_long_retry_after_stops_then_the_crawl_resumes_from_its_cursor(cli, env, big,
+                                                                           tmp_path):
+    """A 429 asking for 600 s on page 3 stops at once, saying when to re-run, with pages 1-2
+    kept (and shown by `status`); the next run starts at page 3's cursor, re-fetches nothing,
+    and stores exactly what an uninterrupted crawl stores."""
+    big.fault_from_request(3, LISTING, "429", times=None, retry_after=600)
+    started = time.monotonic()
+    result = cli(*API)
+    assert result.rc == 1 and time.monotonic() - started < 5
+    line = assert_one_line_error(result.err, "hf_models", "Retry-After 600s", "re-run after",
+                                 "after 2000 models", "2 pages are saved")
+    assert "UTC" in line
+    assert state(env)["pages"] == 2 and state(env)["models"] == 2000
+    assert ("\n  unfinished api crawl: 2 pages, 2,000 models, started 0.0 h ago; the next "
+            "refresh resumes it (--restart discards it)\n") in cli("status").out
+    big.clear_faults()
+    seen = len(big.requests)
+    result = cli(*API)
+    assert result.rc == 0, result.err
+    assert "hf_models: resuming the crawl at page 3 (2000 models kept" in result.err
+    pages = listing_since(big, seen)
+    assert len(pages) == 3 and "cursor" in pages[0].query  # pages 3-5, none fetched twice
+    params = json.loads(ro(env).execute("SELECT parameters FROM snapshots WHERE status = 'ok'")
+                        .fetchone()[0])
+    assert params["resumed_at_page"] == 3 and params["pages"] == 5
+    assert hf_models.crawl_status(env) is None
+    reference = dataclasses.replace(env, db_path=tmp_path / "ref.duckdb",
+                                    raw_dir=tmp_path / "ref-raw")
+    run_source(connect(reference.db_path), hf_models.SOURCE, reference, {"hf_mode": "api"})
+    resumed, uninterrupted = crawled(env), crawled(reference)
+    assert len(resumed[0]) == PAGES and resumed == uninterrupted
+
+
+def test_sigkill_mid_crawl_then_resume(cli, env, big):
+    """A crawl killed (SIGKILL) while page 4 is in flight: the next run re-fetches no page."""
+    big.fault_from_request(4, LISTING, "hang", times=None, seconds=60)
+    child = subprocess.Popen([sys.executable, "-m", "pipeline", *API],
+                             env=os.environ | {"ADOPTION_HTTP_TIMEOUT": "30"},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while big.listing_requests < 4:
+        assert child.poll() is None, child.stderr.read()
+        assert time.monotonic() < deadline, "the crawl never reached page 4"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=10)
+    big.clear_faults()
+    assert state(env)["pages"] == 3
+    seen = len(big.requests)
+    result = cli(*API)
+    assert result.rc == 0, result.err
+    pages = listing_since(big, seen)
+    assert len(pages) == 2 and "cursor" in pages[0].query
+    con = ro(env)
+    assert con.execute("SELECT count(DISTINCT id) FROM raw_hf__models").fetchone()[0] == PAGES
+    killed = con.execute("SELECT status, error FROM snapshots WHERE snapshot_id = 1").fetchone()
+    assert killed[0] == "failed" and "interrupted" in killed[1]
+
+
+@pytest.mark.parametrize("max_age", [None, "72"])
+def test_old_checkpoint_is_discarded_with_a_log_line(cli, env, big, monkeypatch, max_age):
+    big.fault_from_request(3, LISTING, "500", times=None)
+    assert cli(*API).rc == 1
+    big.clear_faults()
+    old = state(env) | {"started_at": (utcnow() - timedelta(hours=48)).isoformat()}
+    (hf_models.checkpoint_dir(env) / "state.json").write_text(json.dumps(old))
+    if max_age:
+        monkeypatch.setenv("ADOPTION_HF_MODELS_CHECKPOINT_MAX_AGE_HOURS", max_age)
+    assert "the next refresh " + ("resumes it" if max_age else "starts over") in \
+        hf_models.crawl_status(env)
+    seen = len(big.requests)
+    result = cli(*API)
+    assert result.rc == 0, result.err
+    pages = listing_since(big, seen)
+    if max_age:
+        assert len(pages) == 3 and "cursor" in pages[0].query
+    else:
+        assert ("hf_models: discarded the checkpoint of an unfinished crawl (it is 48.0 h old, "
+                "over checkpoint_max_age_hours = 24); starting from the first page") in result.err
+        assert len(pages) == 5 and "cursor" not in pages[0].query
+
+
+def test_restart_discards_the_checkpoint(cli, env, big):
+    big.fault_from_request(3, LISTING, "500", times=None)
+    assert cli(*API).rc == 1
+    big.clear_faults()
+    seen = len(big.requests)
+    result = cli(*API, "--restart")
+    assert result.rc == 0, result.err
+    assert "discarded the checkpoint of an unfinished crawl (--restart)" in result.err
+    assert "cursor" not in listing_since(big, seen)[0].query
+
+
+def test_crawl_paces_itself_on_the_ratelimit_headers(cli, env, monkeypatch):
+    """4 requests per 2 s window: the crawl spreads its requests out and never gets a 429."""
+    with FakeHfHub(n=PAGES, article_share=0.1, quota={"api": 4}, window=2) as hub:
+        monkeypatch.setenv("ADOPTION_HF_MODELS_URL", hub.url)
+        started = time.monotonic()
+        result = cli(*API)
+        assert result.rc == 0, result.err
+        assert time.monotonic() - started >= 2.0  # 5 requests do not fit in one window
+        assert [r.status for r in hub.requests] == [200] * 5
+
+
+def test_rate_limit_window_longer_than_we_wait_stops_with_the_checkpoint(cli, env,
+                                                                          monkeypatch):
+    with FakeHfHub(n=PAGES, article_share=0.1, quota={"api": 2}, window=600) as hub:
+        monkeypatch.setenv("ADOPTION_HF_MODELS_URL", hub.url)
+        result = cli(*API)
+        assert result.rc == 1
+        assert_one_line_error(result.err, "hf_models", "rate limit (2 requests per 600 s)",
+                              "re-run after", "2 pages are saved")
+        assert [r.status for r in hub.requests] == [200, 200]  # stopped before any 429
+        assert state(env)["pages"] == 2
 
 
 # -- notebook -----------------------------------------------------------------------------------

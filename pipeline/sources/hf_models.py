@@ -1,37 +1,44 @@
 """HuggingFace Hub models: id, tags, library, downloads, likes and dates of every public model.
 
-Two ways to get the same table (`raw_hf__models`), chosen with `--hf-mode` or the option
-`ADOPTION_HF_MODELS_MODE` / `[sources.hf_models] mode`:
+Three modes fill the same table (`raw_hf__models`), chosen with `--hf-mode`,
+`ADOPTION_HF_MODELS_MODE` or `[sources.hf_models] mode`:
 
-* `api` (default): crawl `/api/models` of the Hub with `huggingface_hub.HfApi.list_models`,
-  asking only for the fields we use (`expand=`). This is the live Hub the article looked at.
-  Rows are streamed into DuckDB in Arrow batches of `BATCH_ROWS`; the listing is never held
-  in memory. Retries, timeouts and Retry-After waits follow the pipeline's HTTP settings (see
-  `_PolicyTransport`), not huggingface_hub's own unbounded defaults.
-* `parquet`: download the daily metadata dump `cfahlgren1/hub-stats` (`models.parquet`)
-  through the same endpoint and read it with DuckDB's built-in parquet reader. Much faster,
-  but a third-party snapshot that can be a day old.
+* `auto` (default): one metadata request for the daily dump `cfahlgren1/hub-stats` decides.
+  Modified within `max_dump_age_days` (default 3): parquet mode. Older, missing, failing or
+  lacking a column: the api crawl, said in one log line.
+* `parquet`: download the dump's `models.parquet` and read it with DuckDB. When the dump's
+  commit (or the file's ETag, asked with If-None-Match) is the one the current snapshot was
+  built from, nothing is downloaded and no snapshot is made (`Unchanged`).
+* `api`: crawl `/api/models` 1,000 models a page, following the cursor in the `Link` header,
+  through the pipeline's own HTTP layer (same retries, timeouts and errors as every source)
+  and paced on the Hub's `RateLimit` headers. After each page the cursor and the page's rows
+  are checkpointed under `<raw_dir>/hf_models/.checkpoint/` (never in the database); the next
+  refresh resumes an interrupted crawl there if it is younger than `checkpoint_max_age_hours`
+  (default 24). Rows reach the database only when the crawl is complete, in one transaction.
 
-The endpoint is `ADOPTION_HF_MODELS_URL`, else `HF_ENDPOINT`, else https://huggingface.co.
-A token (`HF_TOKEN`, environment only) is sent when set and never logged or stored.
+huggingface_hub parses what the Hub answers (`DatasetInfo`, `parse_ratelimit_headers`). The
+endpoint is `ADOPTION_HF_MODELS_URL`, else `HF_ENDPOINT`, else https://huggingface.co.
+`HF_TOKEN` (environment only) is sent when set and never logged or stored.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
+import shutil
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pyarrow as pa
 import pyarrow.parquet as pq
+from requests.utils import parse_header_links
 
-from pipeline import __version__
-from pipeline.config import Settings, env_name, secret
-from pipeline.errors import SourceError
+from pipeline.config import Settings, secret
+from pipeline.errors import SourceError, Unchanged, Unreachable
 from pipeline.http import Origin, redact
 from pipeline.sources import CollectContext, Source
 from pipeline.store import utcnow
@@ -42,418 +49,387 @@ LICENCE = (
     "HuggingFace Hub public model metadata (huggingface.co/api/models), used under the Hub's "
     "terms of service; parquet mode: dataset cfahlgren1/hub-stats (public)"
 )
-MODES = ("api", "parquet")
-DEFAULT_MODE = "api"
-HUB_STATS_REL = "datasets/cfahlgren1/hub-stats/resolve/main/models.parquet"
+MODES = ("auto", "api", "parquet")
+DEFAULTS = {"mode": "auto", "max_dump_age_days": 3.0, "checkpoint_max_age_hours": 24.0}
+DUMP_REPO = "cfahlgren1/hub-stats"
+HUB_STATS_REL = f"datasets/{DUMP_REPO}/resolve/main/models.parquet"
 API_RAW_REL = "api_models.parquet"
+PAGE_SIZE = 1000
 BATCH_ROWS = 20_000
-#: fields requested from /api/models (`id` is always returned)
-EXPAND = ["author", "tags", "library_name", "pipeline_tag", "downloads", "downloadsAllTime",
-          "likes", "createdAt", "lastModified"]
-#: fields a model must carry: the analysis cannot classify or rank without them
-REQUIRED = ("tags", "createdAt", "downloads", "likes")
-RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
+PACE_BELOW = 0.5  # spread requests out once under half of the rate-limit window's quota is left
+DRIFT = "schema drift upstream; check the /api/models response"
 
-TABLES = {
-    "raw_hf__models": """
-        CREATE TABLE IF NOT EXISTS raw_hf__models (
-            snapshot_id BIGINT NOT NULL,        -- the snapshot that first stored this version
-            version_id BIGINT,                  -- a model's row version (pipeline.versioned)
-            row_hash UBIGINT,                   -- of the tracked fields below
-            id VARCHAR NOT NULL,
-            author VARCHAR,
-            tags VARCHAR[] NOT NULL,
-            library_name VARCHAR,
-            pipeline_tag VARCHAR,
-            downloads BIGINT NOT NULL,          -- the Hub's rolling 30-day count
-            downloads_all_time BIGINT,
-            likes BIGINT NOT NULL,
-            created_at TIMESTAMP NOT NULL,      -- UTC
-            last_modified TIMESTAMP             -- UTC
-        )""",
-}
-
-SCHEMA = pa.schema([
-    ("id", pa.string()),
-    ("author", pa.string()),
-    ("tags", pa.list_(pa.string())),
-    ("library_name", pa.string()),
-    ("pipeline_tag", pa.string()),
-    ("downloads", pa.int64()),
-    ("downloads_all_time", pa.int64()),
-    ("likes", pa.int64()),
-    ("created_at", pa.timestamp("us")),
-    ("last_modified", pa.timestamp("us")),
-])
-#: the same columns under the Hub's JSON names (raw api payload and hub-stats parquet)
-HUB_NAMES = {"id": "id", "author": "author", "tags": "tags", "library_name": "library_name",
-             "pipeline_tag": "pipeline_tag", "downloads": "downloads",
-             "downloads_all_time": "downloadsAllTime", "likes": "likes",
-             "created_at": "createdAt", "last_modified": "lastModified"}
+#: raw_hf__models: our column, its name at the Hub (JSON and hub-stats parquet), type, required
+COLUMNS = [
+    ("id", "id", pa.string(), True),
+    ("author", "author", pa.string(), False),  # empty for legacy ids such as bert-base-uncased
+    ("tags", "tags", pa.list_(pa.string()), True),
+    ("library_name", "library_name", pa.string(), False),
+    ("pipeline_tag", "pipeline_tag", pa.string(), False),
+    ("downloads", "downloads", pa.int64(), True),  # the Hub's rolling 30-day count
+    ("downloads_all_time", "downloadsAllTime", pa.int64(), False),
+    ("likes", "likes", pa.int64(), True),
+    ("created_at", "createdAt", pa.timestamp("us"), True),  # UTC, as both dates
+    ("last_modified", "lastModified", pa.timestamp("us"), False),
+]
+EXPAND = [hub for _, hub, _, _ in COLUMNS[1:]]  # fields asked of /api/models (`id` always comes)
+SCHEMA = pa.schema([(name, kind) for name, _, kind, _ in COLUMNS])
+RAW_SCHEMA = pa.schema([(hub, kind) for _, hub, kind, _ in COLUMNS])  # api_models.parquet
+SQL_TYPES = {pa.string(): "VARCHAR", pa.list_(pa.string()): "VARCHAR[]", pa.int64(): "BIGINT",
+             pa.timestamp("us"): "TIMESTAMP"}
+#: stored as row versions + a membership list (pipeline.versioned): snapshot_id is the snapshot
+#: that first stored a version; the macro raw_hf__models_at(s) gives snapshot s in full
+TABLES = {"raw_hf__models": "CREATE TABLE IF NOT EXISTS raw_hf__models (snapshot_id BIGINT NOT "
+          "NULL, version_id BIGINT, row_hash UBIGINT, "
+          + ", ".join(f"{name} {SQL_TYPES[kind]}" + " NOT NULL" * required
+                      for name, _, kind, required in COLUMNS) + ")"}
 
 
-# -- configuration --------------------------------------------------------------------------
+# -- configuration ------------------------------------------------------------------------------
 
-def endpoint_for(ctx: CollectContext) -> str:
-    """ADOPTION_HF_MODELS_URL (or config) wins; else HF_ENDPOINT; else the public Hub."""
-    configured = ctx.settings.source_option(NAME, "url")
-    hf_endpoint = os.environ.get("HF_ENDPOINT", "").strip()
-    if not configured and hf_endpoint:
-        return hf_endpoint.rstrip("/")
-    return ctx.origin.base
+def option(settings: Settings, key: str) -> Any:
+    """A `[sources.hf_models]` setting (or its ADOPTION_HF_MODELS_* variable), else its default;
+    numbers are checked, so a bad value is one clear line."""
+    return settings.source_option(NAME, key, DEFAULTS[key], type(DEFAULTS[key]))
 
 
-def mode_for(ctx: CollectContext) -> str:
-    mode = ctx.options.get("hf_mode") or ctx.settings.source_option(NAME, "mode") or DEFAULT_MODE
-    if mode not in MODES:
-        raise ctx.fail(f"unknown mode {mode!r}", f"use one of {', '.join(MODES)}")
-    return mode
+def _previous(ctx: CollectContext) -> tuple[dict, int | None]:
+    """Parameters and row count of the current snapshot (empty before the first)."""
+    rows = ctx.con.execute("SELECT parameters, row_count FROM snapshots WHERE snapshot_id = ?",
+                           [ctx.previous_snapshot_id]).fetchall()
+    return (json.loads(rows[0][0] or "{}"), rows[0][1]) if rows else ({}, None)
 
 
-# -- HTTP policy for huggingface_hub ----------------------------------------------------------
-
-class HubUnavailable(Exception):
-    """Our retries are used up; raised from the transport so huggingface_hub passes it through."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+def _first(exc: BaseException, path: Path | None = None) -> str:
+    """The first line of an error, with `path` shortened to its name."""
+    text = str(exc).replace(str(path), path.name) if path else str(exc)
+    return text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
 
 
-def _retry_after(response: httpx2.Response) -> float | None:
-    value = response.headers.get("Retry-After", "").strip()
+# -- the hub-stats dump (parquet mode) ----------------------------------------------------------
+
+def dump(ctx: CollectContext, mode: str, headers: dict) -> Path | None:
+    """Download and check models.parquet; None when auto mode should crawl the API instead."""
+    if ctx.origin.local is not None:  # a folder: a copy of the dump, or an api-mode raw folder
+        rel = HUB_STATS_REL
+        if not (ctx.origin.local / rel).is_file() and (ctx.origin.local / API_RAW_REL).is_file():
+            rel = API_RAW_REL
+        path = ctx.raw_path(rel)
+        ctx.record_file(rel, path, ctx.origin.download(rel, path).url)
+        return path
     try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
-
-
-class _PolicyTransport(httpx2.BaseTransport):
-    """The pipeline's HTTP policy for huggingface_hub's client.
-
-    huggingface_hub 2.x retries 429/5xx itself (5 times, 1-8 s apart, Retry-After obeyed with
-    no upper bound) and its listing calls pass `timeout=None`, so a hung connection would
-    block forever. This transport imposes our timeout on every request, reads each body in
-    full (a truncated page is an error here, not later), retries `settings.http_retries`
-    times with exponential backoff, waits Retry-After up to `settings.retry_after_max`, and
-    then raises `HubUnavailable`, which huggingface_hub does not catch or retry.
-    """
-
-    def __init__(self, settings: Settings, hint: str) -> None:
-        self.settings = settings
-        self.hint = hint
-        self.inner = httpx2.HTTPTransport()
-        self.requests = 0
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        settings = self.settings
-        request.extensions["timeout"] = httpx2.Timeout(settings.http_timeout).as_dict()
-        url = redact(str(request.url.copy_with(query=None)))
-        for attempt in range(settings.http_retries + 1):
-            wait: float | None = None
-            self.requests += 1
-            try:
-                response = self.inner.handle_request(request)
-                try:
-                    response.read()
-                finally:
-                    response.close()
-            except httpx2.TimeoutException:
-                problem = f"timed out after {settings.http_timeout:g}s waiting for {url}"
-                hint = self.hint
-            except httpx2.ConnectError as exc:
-                reason = "connection refused" if "refused" in str(exc).lower() else str(exc)
-                problem = f"cannot connect to {url}: {reason[:160]}"
-                hint = self.hint
-            except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.NetworkError) as exc:
-                problem = f"truncated response or dropped connection from {url} ({exc})"[:300]
-                hint = "the connection closed early; retry later"
-            else:
-                if response.status_code not in RETRY_STATUSES:
-                    return response
-                wait = _retry_after(response)
-                problem = f"HTTP {response.status_code} from {url}"
-                hint = "the upstream is failing or rate-limiting; retry later"
-                if wait is not None and wait > settings.retry_after_max:
-                    raise HubUnavailable(
-                        f"rate-limited by {url}: Retry-After {wait:g}s is longer than the "
-                        f"{settings.retry_after_max:g}s we wait", hint)
-            if attempt == settings.http_retries:
-                if settings.http_retries:
-                    problem = f"gave up after {settings.http_retries} retries: {problem}"
-                raise HubUnavailable(problem, hint)
-            time.sleep(wait if wait is not None else settings.http_backoff * 2 ** attempt)
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-@contextlib.contextmanager
-def hub_client(settings: Settings, hint: str) -> Iterator[_PolicyTransport]:
-    """Route huggingface_hub's shared client through `_PolicyTransport` for the duration.
-
-    Also switches off huggingface_hub's telemetry: with it on, 2.x builds its User-Agent by
-    fetching an "agent harness" registry from huggingface.co itself, whatever the endpoint,
-    which is a request to a host we were not asked to contact.
-    """
-    from huggingface_hub import constants as hf_constants
-    from huggingface_hub.utils import _http as hf_http
-
-    transport = _PolicyTransport(settings, hint)
-    previous = getattr(hf_http, "_GLOBAL_CLIENT_FACTORY", hf_http.default_client_factory)
-
-    def factory() -> httpx2.Client:
-        return httpx2.Client(transport=transport, follow_redirects=True,
-                             timeout=settings.http_timeout,
-                             event_hooks={"request": [hf_http.hf_request_event_hook]})
-
-    telemetry = hf_constants.HF_HUB_DISABLE_TELEMETRY
-    hf_constants.HF_HUB_DISABLE_TELEMETRY = True
-    hf_http.set_client_factory(factory)
-    try:
-        yield transport
-    finally:
-        hf_http.set_client_factory(previous)
-        hf_constants.HF_HUB_DISABLE_TELEMETRY = telemetry
-
-
-# -- api mode -------------------------------------------------------------------------------
-
-class _Columns:
-    """Column buffers for one batch; `table()` empties them."""
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.cols: dict[str, list] = {name: [] for name in SCHEMA.names}
-        self.rows = 0
-
-    def table(self) -> pa.Table:
-        arrays = []
-        for field in SCHEMA:
-            values = self.cols[field.name]
-            try:
-                if pa.types.is_timestamp(field.type):
-                    arr = pa.array(values, type=pa.timestamp("us", tz="UTC")).cast(field.type)
-                else:
-                    arr = pa.array(values, type=field.type)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
-                raise SourceError(
-                    NAME, f"unexpected type in field {HUB_NAMES[field.name]!r} of the model "
-                    f"listing: {str(exc).splitlines()[0][:160]}",
-                    "schema drift upstream; check the /api/models response") from None
-            arrays.append(arr)
-        self.reset()
-        return pa.Table.from_arrays(arrays, schema=SCHEMA)
-
-
-def _required_missing(model: Any) -> str | None:
-    for hub_name, attr in (("tags", "tags"), ("createdAt", "created_at"),
-                           ("downloads", "downloads"), ("likes", "likes")):
-        if getattr(model, attr, None) is None:
-            return hub_name
+        found = _dump_download(ctx, mode, headers)
+    except Unreachable:
+        raise  # no answer from the endpoint at all: the crawl would get none either
+    except SourceError as exc:
+        if mode != "auto":
+            raise
+        found = f"the hub-stats dump cannot be used ({exc.message})"
+    if isinstance(found, Path):
+        return found
+    ctx.log.warning("%s: %s; crawling /api/models instead", NAME, found)
+    ctx.parameters["mode_reason"] = found
+    shutil.rmtree(ctx.staging_dir / "datasets", ignore_errors=True)
     return None
 
 
-def _progress(ctx: CollectContext, total: int | None):
-    from tqdm import tqdm
+def _dump_download(ctx: CollectContext, mode: str, headers: dict) -> Path | str:
+    """The checked models.parquet, or why auto mode should not use it."""
+    from huggingface_hub.hf_api import DatasetInfo
 
-    return tqdm(total=total, unit=" models", unit_scale=True, disable=not ctx.show_progress,
-                desc="hf_models", mininterval=1.0)
-
-
-def collect_api(ctx: CollectContext, endpoint: str) -> Iterator[tuple[str, pa.Table]]:
-    """Crawl /api/models page by page (cursor in the Link header), yielding Arrow batches."""
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError
-
-    if ctx.origin.local is not None:
-        raise ctx.fail(f"api mode needs an http(s) endpoint, not the local path {endpoint}",
-                       "use --hf-mode parquet to read a local models.parquet")
-    limit = ctx.options.get("limit")
-    token = secret("HF_TOKEN")
-    api = HfApi(endpoint=endpoint, token=token or False, library_name="framework-adoption",
-                library_version=__version__)
-    hint = f"check the network or point {env_name(NAME)} at a reachable copy"
-    raw_path = ctx.raw_path(API_RAW_REL)
-    raw_schema = pa.schema([(HUB_NAMES[f.name], f.type) for f in SCHEMA])
-    buffer = _Columns()
-    cols = buffer.cols
-    seen = 0
-    ctx.parameters.update({"expand": EXPAND, "sort": "downloads" if limit else None,
-                           "authenticated": bool(token)})
-    with hub_client(ctx.settings, hint) as transport, _progress(ctx, limit) as bar, \
-            pq.ParquetWriter(raw_path, raw_schema, compression="zstd") as raw:
-        models = api.list_models(expand=EXPAND, limit=limit,
-                                 sort="downloads" if limit else None)
-        try:
-            for model in models:
-                missing = _required_missing(model)
-                if missing:
-                    raise ctx.fail(
-                        f"model #{seen + 1} ({model.id}) of the listing has no {missing!r} field",
-                        "schema drift upstream; check the /api/models response")
-                cols = buffer.cols
-                cols["id"].append(model.id)
-                cols["author"].append(model.author)
-                cols["tags"].append(model.tags)
-                cols["library_name"].append(model.library_name)
-                cols["pipeline_tag"].append(model.pipeline_tag)
-                cols["downloads"].append(model.downloads)
-                cols["downloads_all_time"].append(model.downloads_all_time)
-                cols["likes"].append(model.likes)
-                cols["created_at"].append(model.created_at)
-                cols["last_modified"].append(model.last_modified)
-                buffer.rows += 1
-                seen += 1
-                if buffer.rows >= BATCH_ROWS:
-                    bar.update(buffer.rows)
-                    batch = buffer.table()
-                    raw.write_table(batch.rename_columns(raw_schema.names))
-                    yield "raw_hf__models", batch
-        except HubUnavailable as exc:
-            raise ctx.fail(f"{exc.message} (after {seen} models)", exc.hint) from None
-        except HfHubHTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else "?"
-            url = (redact(str(exc.response.url.copy_with(query=None)))
-                   if exc.response is not None else endpoint)
-            raise ctx.fail(f"HTTP {status} from {url} (after {seen} models)",
-                           "the Hub refused the listing; check the URL and HF_TOKEN") from None
-        except (TypeError, AttributeError) as exc:  # a page that is not a list of objects
-            raise ctx.fail(f"unexpected shape of the model listing after {seen} models: "
-                           f"{_first(exc)}", "schema drift upstream; check /api/models") from None
-        except KeyError as exc:
-            raise ctx.fail(f"a model after #{seen} of the listing has no {exc.args[0]!r} field",
-                           "schema drift upstream; check the /api/models response") from None
-        except ValueError as exc:  # JSON decoding, date parsing
-            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else "bad value"
-            kind = "malformed JSON" if "JSON" in type(exc).__name__ or "Expecting" in first \
-                else "unparseable value"
-            raise ctx.fail(f"{kind} in the model listing after {seen} models: {first}",
-                           "the upstream sent a broken page; retry later") from None
-        if buffer.rows:
-            bar.update(buffer.rows)
-            batch = buffer.table()
-            raw.write_table(batch.rename_columns(raw_schema.names))
-            yield "raw_hf__models", batch
-        ctx.parameters["http_requests"] = transport.requests
-    ctx.record_file(API_RAW_REL, raw_path, f"{endpoint}/api/models")
-    ctx.transient.append(API_RAW_REL)  # kept as the changes against the current snapshot
-    if limit:
-        ctx.partial = True
+    meta = ctx.origin.get(f"api/datasets/{DUMP_REPO}", headers=headers)
+    try:
+        info = DatasetInfo(**ctx.origin.parse_json(meta))
+        modified = info.last_modified.astimezone(UTC).replace(tzinfo=None)
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise ctx.fail(f"unexpected metadata for {DUMP_REPO}: {_first(exc)}") from None
+    files = {s.rfilename for s in info.siblings or []}
+    if not info.sha or "models.parquet" not in files:
+        raise ctx.fail(f"the metadata of {DUMP_REPO} lists no commit sha or no models.parquet")
+    age = (utcnow() - modified) / timedelta(days=1)
+    found = {"dump_repo": DUMP_REPO, "dump_sha": info.sha, "dump_age_days": round(age, 2),
+             "dump_last_modified": modified.isoformat(timespec="seconds") + "Z"}
+    if mode == "auto" and age > option(ctx.settings, "max_dump_age_days"):
+        return (f"the hub-stats dump is {age:.1f} days old (max_dump_age_days = "
+                f"{option(ctx.settings, 'max_dump_age_days'):g})")
+    previous, _ = _previous(ctx)
+    reuse = not ctx.options.get("limit") and not ctx.options.get("force")
+    if reuse and previous.get("dump_sha") == info.sha:
+        raise Unchanged(f"hub-stats commit {info.sha[:12]} ({found['dump_last_modified']}) is "
+                        f"already snapshot {ctx.previous_snapshot_id} (use --force to reload)")
+    etag = previous.get("dump_etag") if reuse else None
+    path = ctx.raw_path(HUB_STATS_REL)
+    fetched = ctx.origin.download(HUB_STATS_REL, path,
+                                  headers | ({"If-None-Match": etag} if etag else {}))
+    if fetched.status == 304:
+        raise Unchanged(f"models.parquet of hub-stats commit {info.sha[:12]} has the ETag of "
+                        f"snapshot {ctx.previous_snapshot_id}: unchanged")
+    parquet_query(ctx, path)
+    lowered = {k.lower(): v for k, v in fetched.headers.items()}
+    ctx.parameters.update(found, dump_etag=lowered.get("x-linked-etag") or lowered.get("etag"),
+                          mode_reason=f"hub-stats dump {age:.1f} days old")
+    ctx.record_file(HUB_STATS_REL, path, fetched.url)
+    return path
 
 
-# -- parquet mode ---------------------------------------------------------------------------
-
-def _column_expr(name: str, types: dict[str, str], target: str) -> str:
-    """SQL turning a hub-stats column into our type; absent optional columns become NULL."""
-    if name not in types:
-        return f"NULL::{target}"
-    col = f'"{name}"'
-    if target == "TIMESTAMP":
-        # TimeZone is UTC on this cursor, so TIMESTAMPTZ and ISO strings with Z both land in UTC
-        return f"CAST({col} AS TIMESTAMP)"
-    if target == "VARCHAR[]":
-        return f"CAST({col} AS VARCHAR[])"
-    return f"CAST({col} AS {target})"
-
-
-PARQUET_COLUMNS = {  # hub-stats name -> (our name, type, required)
-    "id": ("id", "VARCHAR", True),
-    "author": ("author", "VARCHAR", False),
-    "tags": ("tags", "VARCHAR[]", True),
-    "library_name": ("library_name", "VARCHAR", False),
-    "pipeline_tag": ("pipeline_tag", "VARCHAR", False),
-    "downloads": ("downloads", "BIGINT", True),
-    "downloadsAllTime": ("downloads_all_time", "BIGINT", False),
-    "likes": ("likes", "BIGINT", True),
-    "createdAt": ("created_at", "TIMESTAMP", True),
-    "lastModified": ("last_modified", "TIMESTAMP", False),
-}
-
-
-def read_models_parquet(ctx: CollectContext, path: Path) -> Iterator[tuple[str, pa.Table]]:
-    """Stream a hub-stats-shaped models.parquet as batches of raw_hf__models rows."""
+def parquet_query(ctx: CollectContext, path: Path) -> str:
+    """SQL reading a hub-stats-shaped parquet as our columns; refuses a broken file or a
+    missing required column before anything is loaded (so auto mode can still fall back)."""
     import duckdb
 
+    cur = ctx.con.cursor()  # an error here must not abort the loader's transaction on ctx.con
+    try:
+        described = cur.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+    except duckdb.Error as exc:
+        raise ctx.fail(f"malformed parquet {path.name}: {_first(exc, path)}",
+                       "the download is broken or truncated; retry later") from None
+    finally:
+        cur.close()
+    types = {row[0] for row in described}
+    missing = [hub for _, hub, _, required in COLUMNS if required and hub not in types]
+    if missing:
+        raise ctx.fail(f"{path.name} has no column {', '.join(map(repr, missing))}",
+                       "schema drift in the hub-stats dataset; check its columns")
+    # TimeZone is UTC on the reading cursor, so TIMESTAMPTZ and ISO strings with Z land in UTC
+    select = ", ".join((f'CAST("{hub}" AS {SQL_TYPES[kind]})' if hub in types
+                        else f"NULL::{SQL_TYPES[kind]}") + f" AS {name}"
+                       for name, hub, kind, _ in COLUMNS)
     limit = ctx.options.get("limit")
+    return (f"SELECT {select} FROM read_parquet(?) "
+            + (f"ORDER BY downloads DESC, id LIMIT {int(limit)}" if limit else ""))
+
+
+def read_parquet(ctx: CollectContext, path: Path) -> Iterator[tuple[str, pa.Table]]:
+    """Stream the parquet file as batches of raw_hf__models rows."""
+    import duckdb
+
+    sql = parquet_query(ctx, path)
     cur = ctx.con.cursor()  # its own result stream; the loader inserts on ctx.con meanwhile
     try:
         cur.execute("SET TimeZone = 'UTC'")
-        try:
-            described = cur.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]) \
-                .fetchall()
-        except duckdb.Error as exc:
-            raise ctx.fail(f"malformed parquet {path.name}: "
-                           f"{_first(exc).replace(str(path), path.name)}",
-                           "the download is broken or truncated; retry later") from None
-        types = {row[0]: row[1] for row in described}
-        missing = [n for n, (_, _, req) in PARQUET_COLUMNS.items() if req and n not in types]
-        if missing:
-            raise ctx.fail(f"{path.name} has no column {', '.join(map(repr, missing))}",
-                           "schema drift in the hub-stats dataset; check its columns")
-        select = ", ".join(f"{_column_expr(src, types, typ)} AS {dst}"
-                           for src, (dst, typ, _) in PARQUET_COLUMNS.items())
-        sql = (f"SELECT {select} FROM read_parquet(?) "
-               + (f"ORDER BY downloads DESC, id LIMIT {int(limit)}" if limit else ""))
-        try:
-            reader = cur.sql(sql, params=[str(path)]).to_arrow_reader(BATCH_ROWS)
-            with _progress(ctx, limit) as bar:
-                for batch in reader:
-                    table = pa.Table.from_batches([batch]).cast(SCHEMA)
-                    _check_required(ctx, table)
-                    bar.update(table.num_rows)
-                    yield "raw_hf__models", table
-        except duckdb.Error as exc:
-            raise ctx.fail(f"cannot read {path.name}: {_first(exc)}",
-                           "the file is malformed or a column has an unexpected type") from None
+        with _progress(ctx, ctx.options.get("limit")) as bar:
+            for batch in cur.sql(sql, params=[str(path)]).to_arrow_reader(BATCH_ROWS):
+                table = pa.Table.from_batches([batch]).cast(SCHEMA)
+                lost = [hub for name, hub, _, needed in COLUMNS if needed
+                        and table.column(name).null_count]
+                if lost:
+                    raise ctx.fail(f"{path.name} has rows without {lost[0]!r}",
+                                   "schema drift in the hub-stats dataset")
+                bar.update(table.num_rows)
+                yield "raw_hf__models", table
+    except duckdb.Error as exc:
+        raise ctx.fail(f"cannot read {path.name}: {_first(exc)}",
+                       "the file is malformed or a column has an unexpected type") from None
     finally:
         cur.close()
-    if limit:
-        ctx.partial = True
 
 
-def _check_required(ctx: CollectContext, table: pa.Table) -> None:
-    for src, (dst, _, required) in PARQUET_COLUMNS.items():
-        if required and table.column(dst).null_count:
-            raise ctx.fail(f"models.parquet has {table.column(dst).null_count} rows without "
-                           f"{src!r} in a batch", "schema drift in the hub-stats dataset")
+# -- the api crawl ------------------------------------------------------------------------------
+
+def checkpoint_dir(settings: Settings) -> Path:
+    return settings.raw_dir / NAME / ".checkpoint"
 
 
-def _first(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+def _read_state(folder: Path) -> dict | None:
+    try:
+        state = json.loads((folder / "state.json").read_text())
+    except (OSError, ValueError):
+        return None
+    keys = {"crawl_id", "query", "next", "pages", "models", "started_at"}
+    return state if isinstance(state, dict) and keys <= state.keys() else None
 
 
-def collect_parquet(ctx: CollectContext, endpoint: str) -> Iterator[tuple[str, pa.Table]]:
-    """Download models.parquet (hub-stats) into the raw folder and read it with DuckDB."""
-    origin = ctx.origin if endpoint == ctx.origin.base else Origin(NAME, endpoint, ctx.settings)
-    rel = HUB_STATS_REL
-    if origin.local is not None and not (origin.local / rel).is_file() \
-            and (origin.local / API_RAW_REL).is_file():
-        rel = API_RAW_REL  # a raw folder kept by an api-mode run: reload it offline
-    dest = ctx.raw_path(rel)
-    fetched = origin.download(rel, dest)
-    ctx.record_file(rel, dest, fetched.url)
-    ctx.transient.append(rel)  # the dump is re-downloadable by commit; its changes are kept
-    ctx.parameters["parquet_file"] = rel
-    yield from read_models_parquet(ctx, dest)
+def _age_hours(state: dict) -> float:
+    return (utcnow() - datetime.fromisoformat(state["started_at"])) / timedelta(hours=1)
 
+
+def crawl_status(settings: Settings) -> str | None:
+    """One line about an unfinished api crawl, read from its checkpoint file alone (never the
+    database, so it works while a refresh holds it); None when there is none."""
+    state = _read_state(checkpoint_dir(settings))
+    if not state or state.get("complete"):
+        return None
+    age, total = _age_hours(state), state.get("total")
+    of = f" of about {total:,}" if total else ""
+    then = ("the next refresh starts over (older than checkpoint_max_age_hours)"
+            if age > option(settings, "checkpoint_max_age_hours")
+            else "the next refresh resumes it (--restart discards it)")
+    return (f"unfinished api crawl: {state['pages']:,} pages, {state['models']:,} models{of}, "
+            f"started {age:.1f} h ago; {then}")
+
+
+def _resume(ctx: CollectContext, folder: Path, query: str) -> dict:
+    """The checkpointed crawl to continue, or a fresh one (saying why an old one is dropped)."""
+    state, max_age = _read_state(folder), option(ctx.settings, "checkpoint_max_age_hours")
+    reason = None
+    if state and ctx.options.get("restart"):
+        reason = "--restart"
+    elif state and state["query"] != query:
+        reason = "it crawled another endpoint or other fields"
+    elif state and _age_hours(state) > max_age:
+        reason = f"it is {_age_hours(state):.1f} h old, over checkpoint_max_age_hours = {max_age:g}"
+    elif state:
+        ctx.log.info("%s: resuming the crawl at page %d (%d models kept, started %.1f h ago)",
+                     NAME, state["pages"] + 1, state["models"], _age_hours(state))
+        return state
+    if reason:
+        ctx.log.info("%s: discarded the checkpoint of an unfinished crawl (%s); starting from "
+                     "the first page", NAME, reason)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return {"crawl_id": uuid.uuid4().hex, "query": query, "next": query, "pages": 0,
+            "models": 0, "started_at": utcnow().isoformat(timespec="seconds"), "complete": False}
+
+
+def page_table(ctx: CollectContext, items: Any, seen: int) -> pa.Table:
+    """One page of the listing as our columns; refuses drift, naming the model and field."""
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ctx.fail("unexpected shape of the model listing (not a list of objects)", DRIFT)
+    arrays = []
+    for _, hub, kind, required in COLUMNS:
+        is_date = pa.types.is_timestamp(kind)
+        try:
+            arr = pa.array([item.get(hub) for item in items], pa.string() if is_date else kind)
+            if is_date:
+                arr = arr.cast(pa.timestamp("us", tz="UTC")).cast(kind)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            problem = "unparseable value" if is_date else "unexpected type"
+            raise ctx.fail(f"{problem} in field {hub!r} of the model listing: {_first(exc)}",
+                           DRIFT) from None
+        if required and arr.null_count:
+            k = arr.is_null().to_pylist().index(True)
+            raise ctx.fail(f"model #{seen + k + 1} ({items[k].get('id', 'no id')}) of the "
+                           f"listing has no {hub!r} field", DRIFT)
+        arrays.append(arr)
+    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+def _pace(ctx: CollectContext, headers: dict, started: float) -> None:
+    """Spread the requests left in the Hub's rate-limit window over the time left in it, once
+    under PACE_BELOW of the quota is left; stop if the wait is longer than we wait."""
+    from huggingface_hub.utils import parse_ratelimit_headers
+
+    info = parse_ratelimit_headers(headers)
+    if info is None or (info.limit and info.remaining >= info.limit * PACE_BELOW):
+        return
+    wait = (info.reset_in_seconds / (info.remaining + 1) - (time.monotonic() - started)
+            if info.remaining else float(info.reset_in_seconds))
+    if wait > ctx.settings.retry_after_max:
+        again = (datetime.now(UTC) + timedelta(seconds=wait)).strftime("%H:%M")
+        raise ctx.fail(f"the Hub's rate limit ({info.limit} requests per {info.window_seconds} s)"
+                       f" is used up for {wait:.0f} s, longer than the "
+                       f"{ctx.settings.retry_after_max:g} s we wait", f"re-run after {again} UTC")
+    time.sleep(max(0.0, wait))
+
+
+def _pages(ctx: CollectContext, headers: dict, state: dict, folder: Path | None,
+           limit: int | None) -> Iterator[pa.Table]:
+    """The pages kept in the checkpoint, then the rest of the listing, each one checkpointed
+    (rows first, then the state naming them) before it is handed on."""
+    for n in range(1, state["pages"] + 1):
+        yield pq.read_table(folder / f"page-{n:06d}.parquet").cast(SCHEMA)
+    url = state["next"]
+    while url and not (limit and state["models"] >= limit):
+        started = time.monotonic()
+        fetched = ctx.origin.get(url, headers=headers)
+        table = page_table(ctx, ctx.origin.parse_json(fetched), state["models"])
+        table = table.slice(0, limit - state["models"]) if limit else table
+        links = parse_header_links(next((v for k, v in fetched.headers.items()
+                                         if k.lower() == "link"), ""))
+        url = next((link["url"] for link in links if link.get("rel") == "next"), None)
+        state.update(next=url, pages=state["pages"] + 1, models=state["models"] + table.num_rows)
+        if folder:
+            page = folder / f"page-{state['pages']:06d}.parquet"
+            pq.write_table(table, page.with_suffix(".tmp"))
+            page.with_suffix(".tmp").replace(page)
+            _save(folder / "state.json", state)
+        yield table
+        _pace(ctx, fetched.headers, started)
+    if folder:  # kept until a snapshot holding this crawl_id is stored (see collect)
+        _save(folder / "state.json", state | {"complete": True})
+
+
+def _save(path: Path, state: dict) -> None:
+    """Replace the state file atomically: a kill leaves the old state or the new one."""
+    path.with_suffix(".tmp").write_text(json.dumps(state))
+    path.with_suffix(".tmp").replace(path)
+
+
+def crawl(ctx: CollectContext, headers: dict) -> Iterator[tuple[str, pa.Table]]:
+    """Crawl /api/models (resuming a checkpoint), yielding batches of BATCH_ROWS rows."""
+    if ctx.origin.local is not None:
+        raise ctx.fail(f"api mode needs an http(s) endpoint, not the local path {ctx.origin.base}",
+                       "use --hf-mode parquet to read a local models.parquet")
+    limit = ctx.options.get("limit")
+    params: dict[str, Any] = {"expand": EXPAND, "limit": min(PAGE_SIZE, limit or PAGE_SIZE)}
+    if limit:  # --limit N: the N most downloaded models
+        params.update(sort="downloads", direction=-1)
+    query = ctx.origin.url("api/models", params)
+    folder = None if limit else checkpoint_dir(ctx.settings)  # a --limit crawl is not kept
+    state = _resume(ctx, folder, query) if folder else {"next": query, "pages": 0, "models": 0}
+    ctx.parameters.update(expand=EXPAND, sort=params.get("sort"), crawl_id=state.get("crawl_id"),
+                          crawl_started_at=state.get("started_at"),
+                          resumed_at_page=state["pages"] + 1 if state["pages"] else None)
+    total = state.setdefault("total", _previous(ctx)[1])
+    raw_path = ctx.raw_path(API_RAW_REL)
+    pending = SCHEMA.empty_table()
+    try:
+        with pq.ParquetWriter(raw_path, RAW_SCHEMA, compression="zstd") as raw, \
+                _progress(ctx, limit or total) as bar:
+            for table in _pages(ctx, headers, state, folder, limit):
+                bar.update(table.num_rows)
+                pending = pa.concat_tables([pending, table])
+                while pending.num_rows >= BATCH_ROWS:
+                    batch, pending = pending.slice(0, BATCH_ROWS), pending.slice(BATCH_ROWS)
+                    raw.write_table(batch.rename_columns(RAW_SCHEMA.names))
+                    yield "raw_hf__models", batch
+            if pending.num_rows:
+                raw.write_table(pending.rename_columns(RAW_SCHEMA.names))
+                yield "raw_hf__models", pending
+    except SourceError as exc:
+        saved = (f"; {state['pages']} pages are saved and the next refresh resumes from there"
+                 if folder and state["pages"] else "")
+        raise ctx.fail(f"{exc.message} (after {state['models']} models{saved})", exc.hint) \
+            from None
+    if folder and not state["models"]:
+        shutil.rmtree(folder, ignore_errors=True)  # an empty listing is refused, not resumed
+    ctx.parameters.update(pages=state["pages"], http_requests=ctx.origin.session.stats.requests)
+    ctx.record_file(API_RAW_REL, raw_path, f"{ctx.origin.base}/api/models")
+
+
+def _progress(ctx: CollectContext, total: int | None):
+    """A progress bar with models/s and an ETA, on a terminal only (never in CI logs)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=" models", unit_scale=True, desc=NAME,
+                disable=not ctx.show_progress, mininterval=1.0)
+
+
+# -- the source ---------------------------------------------------------------------------------
 
 def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
-    mode = mode_for(ctx)
-    endpoint = endpoint_for(ctx)
-    if endpoint != ctx.origin.base:
-        ctx.origin = Origin(NAME, endpoint, ctx.settings)  # HF_ENDPOINT: provenance follows it
-    ctx.parameters.update({"mode": mode, "endpoint": redact(endpoint),
-                           "collected_at": utcnow().isoformat(timespec="seconds") + "Z"})
-    if mode == "api":
-        yield from collect_api(ctx, endpoint)
-    else:
-        yield from collect_parquet(ctx, endpoint)
+    mode = ctx.options.get("hf_mode") or option(ctx.settings, "mode")
+    if mode not in MODES:
+        raise ctx.fail(f"unknown mode {mode!r}", f"use one of {', '.join(MODES)}")
+    hf_endpoint = os.environ.get("HF_ENDPOINT", "").strip()  # used unless our URL is set
+    if hf_endpoint and not ctx.settings.source_option(NAME, "url"):
+        ctx.origin = Origin(NAME, hf_endpoint.rstrip("/"), ctx.settings)
+    token = secret("HF_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    ctx.parameters.update(endpoint=redact(ctx.origin.base), authenticated=bool(token),
+                          collected_at=utcnow().isoformat(timespec="seconds") + "Z")
+    state = _read_state(checkpoint_dir(ctx.settings))
+    if state and ctx.con.execute("SELECT count(*) FROM snapshots WHERE source = ? AND status = "
+                                 "'ok' AND parameters->>'crawl_id' = ?",
+                                 [NAME, state["crawl_id"]]).fetchall()[0][0]:
+        shutil.rmtree(checkpoint_dir(ctx.settings))  # that crawl is a stored snapshot now
+    path = dump(ctx, mode, headers) if mode != "api" else None
+    ctx.parameters["mode"] = "parquet" if path else "api"
+    yield from read_parquet(ctx, path) if path else crawl(ctx, headers)
+    ctx.partial = bool(ctx.options.get("limit"))
+    # the dump (re-downloadable by its commit) or the crawl's extract is not kept whole: the
+    # loader keeps what changed against the current snapshot (pipeline.versioned)
+    ctx.transient.extend(f.path for f in ctx.raw_files)
 
 
 SOURCE = Source(
@@ -463,8 +439,9 @@ SOURCE = Source(
     licence=LICENCE,
     tables=TABLES,
     primary_table="raw_hf__models",
-    versioned={"raw_hf__models": ("raw_hf__snapshot_models", ("id",))},
     collect=collect,
     limit_unit="models (the most downloaded)",
-    options={"mode": str},
+    versioned={"raw_hf__models": ("raw_hf__snapshot_models", ("id",))},
+    options={"mode": str, "max_dump_age_days": float, "checkpoint_max_age_hours": float},
+    progress=crawl_status,
 )

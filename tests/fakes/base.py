@@ -11,13 +11,18 @@ path pattern and consumed per request:
     server.fault("/data.csv", "malformed")            # body replaced with broken JSON/bytes
     server.fault("/data.csv", "404") / "drop"         # not found / connection closed, no reply
 
-`times=None` means forever. Every request is recorded in `server.requests`.
+`times=None` means forever. Every request is recorded in `server.requests` (with the status
+served). `latency` (seconds before each reply) and `bandwidth` (bytes/s of each body) make the
+fake as slow as a real network. A stopped server serves nothing more: handlers still sleeping
+in a "hang" fault or in `latency` wake up and close their connection without a reply, so they
+cannot write into (or print tracebacks during) a later test.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,6 +37,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     bytes_sent: int = 0
+    status: int = 0
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -67,14 +73,27 @@ class Fault:
     seconds: float = 5
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return  # the client went away (timeouts, injected drops): normal here, not a bug
+        super().handle_error(request, client_address)
+
+
 class FakeServer:
     """Base fake upstream; use as a context manager or call start()/stop()."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: float = 0.0, bandwidth: float | None = None) -> None:
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
+        self.latency = latency
+        self.bandwidth = bandwidth
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
+        self._url: str | None = None
+        self._stopped = threading.Event()
 
     # -- to override -------------------------------------------------------------------
     def route(self, request: Request) -> Reply:
@@ -103,9 +122,8 @@ class FakeServer:
     # -- server ------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        assert self._url is not None, "server not started"
+        return self._url
 
     def requests_to(self, path_regex: str) -> list[Request]:
         return [r for r in self.requests if re.search(path_regex, r.path)]
@@ -132,12 +150,15 @@ class FakeServer:
                 with server._lock:
                     server.requests.append(request)
                 fault = server._take_fault(parts.path)
-                if fault and fault.kind == "drop":
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
                 if fault and fault.kind == "hang":
-                    time.sleep(fault.seconds)
+                    server._stopped.wait(fault.seconds)
+                if server.latency:
+                    server._stopped.wait(server.latency)
+                if server._stopped.is_set() or (fault and fault.kind == "drop"):
+                    self.close_connection = True  # stopped (or a drop fault): no reply at all
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(2)
+                    return
                 if fault and fault.kind in ("500", "502", "503", "404"):
                     reply = Reply(int(fault.kind), b'{"error": "injected"}', {},
                                   "application/json")
@@ -154,6 +175,7 @@ class FakeServer:
                 elif fault and fault.kind == "malformed":
                     body = b'{"broken": [1, 2,' + body[:20]
                     length = len(body)
+                request.status = reply.status
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
                 self.send_header("Content-Length", str(length))
@@ -162,15 +184,30 @@ class FakeServer:
                 self.end_headers()
                 if not head:
                     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                        self.wfile.write(body)
-                        request.bytes_sent = len(body)
+                        self._write(body, request)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+            def _write(self, body: bytes, request: Request) -> None:
+                """The body, at most `server.bandwidth` bytes a second."""
+                step = len(body) if not server.bandwidth else max(1, int(server.bandwidth / 20))
+                started = time.monotonic()
+                for offset in range(0, len(body), step or 1):
+                    chunk = body[offset:offset + step]
+                    self.wfile.write(chunk)
+                    request.bytes_sent += len(chunk)
+                    if server.bandwidth:
+                        due = started + request.bytes_sent / server.bandwidth
+                        if server._stopped.wait(max(0.0, due - time.monotonic())):
+                            return
+
+        self._stopped.clear()
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
+        host, port = self._httpd.server_address[:2]
+        self._url = f"http://{host}:{port}"
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self
 
     def stop(self) -> None:
+        self._stopped.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()

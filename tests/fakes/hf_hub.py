@@ -1,5 +1,5 @@
-"""Fake HuggingFace Hub on 127.0.0.1: `/api/models` as the real Hub serves it, and the
-`cfahlgren1/hub-stats` models.parquet file.
+"""Fake HuggingFace Hub on 127.0.0.1: `/api/models` as the real Hub serves it, the metadata of
+the `cfahlgren1/hub-stats` dataset, and its `models.parquet` file.
 
 The models come from `synthetic_model(i, n)`, a deterministic function of the index: nothing
 is stored, so the fake can stream a million models or more. The mix is realistic enough to
@@ -13,6 +13,17 @@ that are null are omitted; `limit` is the page size (at most 1000); `sort=downlo
 createdAt` sorts descending; the next page is given as an opaque `cursor` in a
 `Link: <...>; rel="next"` header.
 
+The dataset: `GET /api/datasets/cfahlgren1/hub-stats` answers with its commit `sha`,
+`lastModified` and `siblings`; the resolve URL of `models.parquet` redirects (302) to a CDN
+path, both with the file's `ETag` (and `X-Linked-Etag`, `X-Repo-Commit`), and answers a
+matching `If-None-Match` with 304. `publish_dump()` makes a new commit.
+
+Realistic network, all optional: `latency` (seconds per reply), `bandwidth` (bytes/s per body),
+and `quota` (requests per `window` seconds for the Hub's "api" and "resolvers" buckets, one
+count per token): every counted reply carries `RateLimit: "api";r=<left>;t=<seconds to reset>`
+and `RateLimit-Policy: "fixed window";"api";q=<quota>;w=<window>` (the IETF draft format that
+huggingface_hub parses); over the quota the answer is 429 with `Retry-After`.
+
 Faults: everything in `tests.fakes.base` plus `fault_from_request(k, ...)` (arm a fault at the
 k-th listing request, e.g. a connection drop mid-crawl) and `mutate` (a function applied to
 each model dict, for schema drift).
@@ -21,8 +32,11 @@ each model dict, for schema drift).
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
+import math
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -38,8 +52,14 @@ LAST_REAL = datetime(2026, 10, 31, 12, 0, tzinfo=UTC)
 PAGE_MAX = 1000
 DEFAULT_FIELDS = ("_id", "id", "likes", "trendingScore", "private", "downloads", "tags",
                   "pipeline_tag", "library_name", "createdAt", "modelId")
-HUB_STATS_PATH = "/datasets/cfahlgren1/hub-stats/resolve/main/models.parquet"
+DUMP_REPO = "cfahlgren1/hub-stats"
+DUMP_META_PATH = f"/api/datasets/{DUMP_REPO}"
+HUB_STATS_PATH = f"/datasets/{DUMP_REPO}/resolve/main/models.parquet"
 CDN_PATH = "/cdn-lfs/hub-stats/models.parquet"
+DUMP_FILES = (".gitattributes", "README.md", "daily_papers.parquet", "datasets.parquet",
+              "models.parquet", "posts.parquet", "spaces.parquet")
+#: the Hub's documented anonymous limits per 5-minute window
+ANONYMOUS_QUOTA = {"api": 500, "resolvers": 3000}
 MASK = (1 << 64) - 1
 PIPELINES = ("text-classification", "fill-mask", "text-generation", "token-classification",
              "image-classification", "automatic-speech-recognition", "translation", None)
@@ -159,8 +179,10 @@ def iter_models(n: int, article_share: float = 0.05) -> Iterator[dict]:
 
 
 def hub_stats_parquet(n: int, article_share: float = 0.05, chunk: int = 50_000,
-                      sink: str | io.BytesIO | None = None) -> bytes | None:
-    """models.parquet as the hub-stats dataset publishes it, built chunk by chunk."""
+                      sink: str | io.BytesIO | None = None,
+                      drop: tuple[str, ...] = ()) -> bytes | None:
+    """models.parquet as the hub-stats dataset publishes it, built chunk by chunk; `drop`
+    leaves columns out (schema drift)."""
     schema = pa.schema([
         ("_id", pa.string()), ("id", pa.string()), ("author", pa.string()),
         ("createdAt", pa.timestamp("ms", tz="UTC")), ("lastModified", pa.timestamp("ms", tz="UTC")),
@@ -168,6 +190,7 @@ def hub_stats_parquet(n: int, article_share: float = 0.05, chunk: int = 50_000,
         ("tags", pa.list_(pa.string())), ("library_name", pa.string()),
         ("pipeline_tag", pa.string()), ("private", pa.bool_()), ("trendingScore", pa.int64()),
     ])
+    schema = pa.schema([f for f in schema if f.name not in drop])
     out = sink if sink is not None else io.BytesIO()
     with pq.ParquetWriter(out, schema, compression="zstd") as writer:
         for start in range(0, n, chunk):
@@ -197,17 +220,27 @@ def _decode_cursor(cursor: str) -> int:
 
 
 class FakeHfHub(FakeServer):
-    """The Hub's model listing and the hub-stats parquet over a synthetic model population."""
+    """The Hub's model listing and the hub-stats dataset over a synthetic model population."""
 
     def __init__(self, n: int = 2000, article_share: float = 0.05,
-                 mutate: Callable[[int, dict], dict | None] | None = None) -> None:
-        super().__init__()
+                 mutate: Callable[[int, dict], dict | None] | None = None, *,
+                 latency: float = 0.0, bandwidth: float | None = None,
+                 quota: dict[str, int] | None = None, window: float = 300,
+                 dump_age_days: float = 0.5, dump_drop: tuple[str, ...] = ()) -> None:
+        super().__init__(latency=latency, bandwidth=bandwidth)
         self.n = n
         self.article_share = article_share
         self.mutate = mutate
-        self._sorted: dict[str, list[int]] = {}
-        self._parquet: bytes | None = None
+        self.quota = quota or {}
+        self.window = window
+        self.dump_drop = dump_drop
+        self.dump_files = DUMP_FILES
+        self.dump_commits = 0
+        self.publish_dump(dump_age_days)
+        self._sorted: dict[tuple[str, int], list[int]] = {}
+        self._parquet: dict[tuple, tuple[bytes, str]] = {}
         self._deferred: list[tuple[int, tuple, dict]] = []
+        self._windows: dict[tuple[str, str], tuple[float, int]] = {}
         self.listing_requests = 0
 
     # -- data ------------------------------------------------------------------------------
@@ -223,20 +256,33 @@ class FakeHfHub(FakeServer):
                 yield item
 
     def parquet_bytes(self) -> bytes:
-        if self._parquet is None:
-            self._parquet = hub_stats_parquet(self.n, self.article_share)
-        return self._parquet
+        return self._dump_file()[0]
+
+    def _dump_file(self) -> tuple[bytes, str]:
+        """models.parquet of the current population and its ETag (the sha256 of the bytes)."""
+        key = (self.n, self.article_share, self.dump_drop)
+        if key not in self._parquet:
+            data = hub_stats_parquet(self.n, self.article_share, drop=self.dump_drop)
+            self._parquet = {key: (data, f'"{hashlib.sha256(data).hexdigest()}"')}
+        return self._parquet[key]
+
+    def publish_dump(self, age_days: float = 0.0) -> None:
+        """A new commit of the hub-stats dataset, last modified `age_days` ago; models.parquet
+        is rebuilt from the current population (same models: same bytes and ETag)."""
+        self.dump_commits += 1
+        self.dump_sha = hashlib.sha1(f"hub-stats-{self.dump_commits}".encode()).hexdigest()
+        self.dump_modified = datetime.now(UTC) - timedelta(days=age_days)
 
     def _order(self, sort: str | None) -> list[int] | None:
         if not sort:
             return None
-        if sort not in self._sorted:
+        if (sort, self.n) not in self._sorted:
             key = {"downloads": "downloads", "likes": "likes", "createdAt": "createdAt"}[sort]
-            self._sorted[sort] = sorted(
+            self._sorted[(sort, self.n)] = sorted(
                 range(self.n),
                 key=lambda i: (synthetic_model(i, self.n, self.article_share)[key], -i),
                 reverse=True)
-        return self._sorted[sort]
+        return self._sorted[(sort, self.n)]
 
     # -- faults ----------------------------------------------------------------------------
     def fault_from_request(self, k: int, path_regex: str, kind: str, times: int | None = 1,
@@ -256,15 +302,69 @@ class FakeHfHub(FakeServer):
                 self.fault(*args, **kwargs)
         return super()._take_fault(path)
 
+    # -- rate limits -------------------------------------------------------------------------
+    def _rate_limit(self, request: Request) -> tuple[Reply | None, dict[str, str]]:
+        """Count the request in its bucket's fixed window: (a 429 or None, RateLimit headers)."""
+        bucket = ("api" if request.path.startswith("/api/")
+                  else "resolvers" if "/resolve/" in request.path else None)
+        if bucket not in self.quota:
+            return None, {}
+        quota = self.quota[bucket]
+        key = (bucket, request.headers.get("authorization", "anonymous"))
+        with self._lock:
+            now = time.monotonic()
+            start, used = self._windows.get(key, (now, 0))
+            if now - start >= self.window:
+                start, used = now, 0
+            allowed = used < quota
+            self._windows[key] = (start, used + allowed)
+        reset = max(1, math.ceil(start + self.window - now))
+        headers = {"RateLimit": f'"{bucket}";r={quota - used - allowed};t={reset}',
+                   "RateLimit-Policy": f'"fixed window";"{bucket}";q={quota};'
+                                       f"w={math.ceil(self.window)}"}
+        if allowed:
+            return None, headers
+        return Reply.json('{"error": "rate limited"}', 429, **headers,
+                          **{"Retry-After": str(reset)}), headers
+
     # -- routes ----------------------------------------------------------------------------
     def route(self, request: Request) -> Reply:
+        limited, headers = self._rate_limit(request)
+        if limited is not None:
+            return limited
+        reply = self._route(request)
+        return Reply(reply.status, reply.body, reply.headers | headers, reply.content_type)
+
+    def _route(self, request: Request) -> Reply:
         if request.path == "/api/models":
             return self._listing(request)
-        if request.path == HUB_STATS_PATH:
-            return Reply(302, b"", {"Location": self.url + CDN_PATH}, "text/plain")
-        if request.path == CDN_PATH:
-            return Reply(200, self.parquet_bytes(), {}, "application/octet-stream")
+        if request.path == DUMP_META_PATH:
+            return Reply.json(json.dumps(self.dump_info()))
+        if request.path in (HUB_STATS_PATH, CDN_PATH):
+            if "models.parquet" not in self.dump_files:
+                return Reply.json('{"error": "Entry not found"}', 404,
+                                  **{"X-Error-Code": "EntryNotFound"})
+            data, etag = self._dump_file()
+            headers = {"ETag": etag, "X-Linked-Etag": etag, "X-Linked-Size": str(len(data)),
+                       "X-Repo-Commit": self.dump_sha}
+            if request.headers.get("if-none-match") == etag:
+                return Reply(304, b"", headers)
+            if request.path == HUB_STATS_PATH:
+                return Reply(302, b"", headers | {"Location": self.url + CDN_PATH}, "text/plain")
+            return Reply(200, data, headers, "application/octet-stream")
         return NOT_FOUND
+
+    def dump_info(self) -> dict:
+        """`GET /api/datasets/cfahlgren1/hub-stats` as the Hub answers it."""
+        return {
+            "_id": "66b1c0ffee0ddba11ad0fe11", "id": DUMP_REPO, "author": "cfahlgren1",
+            "sha": self.dump_sha, "lastModified": _iso(self.dump_modified), "private": False,
+            "gated": False, "disabled": False, "downloads": 5321, "likes": 112,
+            "tags": ["size_categories:1M<n<10M", "format:parquet", "library:datasets"],
+            "createdAt": "2024-07-22T18:03:11.000Z",
+            "cardData": {"license": "apache-2.0", "pretty_name": "Hugging Face Hub Stats"},
+            "siblings": [{"rfilename": name} for name in self.dump_files],
+        }
 
     def _listing(self, request: Request) -> Reply:
         expand = request.query.get("expand", []) + request.query.get("expand[]", [])

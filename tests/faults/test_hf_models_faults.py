@@ -2,7 +2,9 @@
 
 Each fault runs after a good snapshot exists and checks: exit status, a one-line message naming
 the source and the cause, the previous snapshot still current and unchanged, no orphan rows.
-The listing is 1500 models = 2 pages, so "page 2" faults hit mid-crawl after rows were loaded.
+The listing is 1500 models = 2 pages, so "page 2" faults hit mid-crawl, after page 1 was
+checkpointed. Listing faults run in api mode; auto mode must fall back to the crawl when the
+dump fails, and parquet mode must fail cleanly.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from tests.fakes.hf_hub import CDN_PATH, HUB_STATS_PATH, FakeHfHub
+from tests.fakes.hf_hub import CDN_PATH, DUMP_META_PATH, HUB_STATS_PATH, FakeHfHub
 from tests.faults import helpers
 from tests.faults.helpers import assert_one_line_error, current_state
 
@@ -21,6 +23,7 @@ SOURCE = "hf_models"
 TABLE = "raw_hf__models"
 N = 1500
 LISTING = r"^/api/models$"
+API = ("--hf-mode", "api")
 
 
 @pytest.fixture
@@ -35,7 +38,7 @@ def hub(env, monkeypatch):
 
 @pytest.fixture
 def good(cli, env, hub):
-    result = cli("collect", SOURCE)
+    result = cli("collect", SOURCE, *API)
     assert result.rc == 0, result.err
     return current_state(env.db_path, SOURCE)
 
@@ -44,7 +47,7 @@ def assert_kept(env, good):
     helpers.assert_kept(env, SOURCE, good)
 
 
-def fails(cli, *needles: str, args: tuple[str, ...] = ()) -> str:
+def fails(cli, *needles: str, args: tuple[str, ...] = API) -> str:
     result = cli("collect", SOURCE, *args)
     assert result.rc == 1, result.err
     return assert_one_line_error(result.err, SOURCE, *needles)
@@ -54,7 +57,7 @@ def fails(cli, *needles: str, args: tuple[str, ...] = ()) -> str:
 
 def test_500_once_is_retried(cli, env, hub, good):
     hub.fault(LISTING, "500", times=1)
-    result = cli("collect", SOURCE)
+    result = cli("collect", SOURCE, *API)
     assert result.rc == 0, result.err
     assert current_state(env.db_path, SOURCE)[0] != good[0]
     assert len(hub.requests_to(LISTING)) == 2 + 3  # good run, then 500 + retry + page 2
@@ -62,7 +65,7 @@ def test_500_once_is_retried(cli, env, hub, good):
 
 def test_500_forever_fails_after_bounded_retries(cli, env, hub, good):
     hub.fault(LISTING, "500", times=None)
-    result = cli("refresh", "--source", SOURCE)
+    result = cli("refresh", "--source", SOURCE, *API)
     assert result.rc == 1
     assert_one_line_error(result.err, SOURCE, "HTTP 500", "2 retries")
     assert_kept(env, good)
@@ -80,7 +83,7 @@ def test_500_forever_on_page_2_mid_crawl(cli, env, hub, good):
 def test_429_waits_for_retry_after_then_continues(cli, env, hub, good):
     hub.fault_from_request(4, LISTING, "429", times=1, retry_after=1)
     started = time.monotonic()
-    result = cli("collect", SOURCE)
+    result = cli("collect", SOURCE, *API)
     assert result.rc == 0, result.err
     assert time.monotonic() - started >= 1.0
     assert current_state(env.db_path, SOURCE)[1] == N
@@ -106,7 +109,7 @@ def test_hanging_response_times_out(cli, env, hub, good, monkeypatch):
     monkeypatch.setenv("ADOPTION_HTTP_TIMEOUT", "2")
     hub.fault(LISTING, "hang", times=None, seconds=3)
     started = time.monotonic()
-    fails(cli, "timed out after 2s", "ADOPTION_HF_MODELS_URL")
+    fails(cli, "read timed out", "ADOPTION_HF_MODELS_URL")
     assert time.monotonic() - started < 20
     assert_kept(env, good)
 
@@ -119,13 +122,13 @@ def test_truncated_page(cli, env, hub, good):
 
 def test_connection_drop_mid_crawl(cli, env, hub, good):
     hub.fault_from_request(4, LISTING, "drop", times=None)
-    fails(cli, "dropped connection", "after 1000 models")
+    fails(cli, "connection dropped", "after 1000 models", "1 pages are saved")
     assert_kept(env, good)
 
 
 def test_one_connection_drop_is_survived(cli, env, hub, good):
     hub.fault_from_request(4, LISTING, "drop", times=1)
-    result = cli("collect", SOURCE)
+    result = cli("collect", SOURCE, *API)
     assert result.rc == 0, result.err
     assert current_state(env.db_path, SOURCE)[1] == N
 
@@ -213,7 +216,7 @@ def test_new_unknown_field_is_accepted(cli, env, hub, good):
         return m
 
     drift(hub, add)
-    result = cli("collect", SOURCE)
+    result = cli("collect", SOURCE, *API)
     assert result.rc == 0, result.err
     assert current_state(env.db_path, SOURCE)[1] == N
 
@@ -276,4 +279,33 @@ def test_parquet_unexpected_type(cli, env, hub, good, tmp_path, monkeypatch):
     pq.write_table(table, path)
     monkeypatch.setenv("ADOPTION_HF_MODELS_URL", str(tmp_path / "copy"))
     fails(cli, "cannot read models.parquet", args=PARQUET)
+    assert_kept(env, good)
+
+
+# -- auto mode: a failing dump falls back to the crawl; an unreachable Hub fails once -----------
+
+@pytest.mark.parametrize("path, kind, says", [
+    (DUMP_META_PATH, "500", "HTTP 500"),
+    (DUMP_META_PATH, "malformed", "malformed JSON"),
+    (CDN_PATH, "truncate", "truncated"),
+    (CDN_PATH, "malformed", "malformed parquet"),
+])
+def test_auto_falls_back_to_the_crawl_when_the_dump_fails(cli, env, hub, good, path, kind,
+                                                          says):
+    hub.fault(path, kind, times=None)
+    result = cli("collect", SOURCE)
+    assert result.rc == 0, result.err
+    assert "Traceback" not in result.err and not helpers.error_lines(result.err)
+    fallback = [line for line in result.err.splitlines() if "instead" in line]
+    assert len(fallback) == 1 and says in fallback[0]
+    assert current_state(env.db_path, SOURCE)[1] == N
+    assert helpers.orphan_rows(env.db_path, TABLE) == 0
+
+
+def test_auto_does_not_retry_an_unreachable_hub_twice(cli, env, hub, good, monkeypatch):
+    monkeypatch.setenv("ADOPTION_HTTP_TIMEOUT", "2")
+    hub.fault(DUMP_META_PATH, "hang", times=None, seconds=3)
+    hub.fault(LISTING, "hang", times=None, seconds=3)
+    fails(cli, "read timed out", "ADOPTION_HF_MODELS_URL", args=())
+    assert not hub.requests_to(LISTING)[2:]  # after the good run: no crawl was tried
     assert_kept(env, good)
