@@ -220,25 +220,32 @@ def test_crawl_snapshot_figures_and_charts_end_to_end(cli, env, hub):
     created = con.execute("SELECT min(created_at), count(*) FILTER (WHERE author IS NULL) "
                           "FROM raw_hf__models").fetchone()
     assert str(created[0]) == "2022-03-02 23:29:04" and created[1] > 0  # legacy un-namespaced ids
+    # the raw folder keeps what changed against the parent snapshot: all models for the first;
+    # the crawl's extract is recorded (sha256, size) in the snapshot's parameters
     raw = next((env.raw_dir / "hf_models").glob("2*"))  # the snapshot folder, not .checkpoint
-    assert pq.read_metadata(raw / hf_models.API_RAW_REL).num_rows == N_MODELS
+    assert pq.read_metadata(raw / hf_models.KEPT_REL).num_rows == N_MODELS
+    assert [f["path"] for f in params["payloads_not_kept"]] == [hf_models.API_RAW_REL]
     status = cli("status").out
     assert "hf_models: snapshot 1 at" in status and "unfinished" not in status
 
 
 def test_api_and_parquet_modes_land_the_same_rows(cli, env, hub):
     assert cli("collect", "hf_models", "--hf-mode", "api").rc == 0
-    assert cli("collect", "hf_models", "--hf-mode", "parquet").rc == 0
+    same = cli("collect", "hf_models", "--hf-mode", "parquet")
+    assert same.rc == 0 and "hf_models: unchanged: no row changed since snapshot 1" in same.err
+    assert cli("collect", "hf_models", "--hf-mode", "parquet", "--force").rc == 0
     con = ro(env)
     modes = con.execute("SELECT snapshot_id, parameters->>'mode' FROM snapshots "
-                        "ORDER BY snapshot_id").fetchall()
+                        "WHERE status = 'ok' ORDER BY snapshot_id").fetchall()
     assert [m[1] for m in modes] == ["api", "parquet"]
     cols = ("id, author, tags, library_name, pipeline_tag, downloads, downloads_all_time, likes, "
             "created_at, last_modified")
-    api, parquet = (con.execute(f"SELECT {cols} FROM raw_hf__models WHERE snapshot_id = ? "
-                                "ORDER BY id", [m[0]]).fetchall() for m in modes)
+    api, parquet = (con.execute(f"SELECT {cols} FROM raw_hf__models_at(?) ORDER BY id",
+                                [m[0]]).fetchall() for m in modes)
     assert len(api) == N_MODELS and api == parquet
-    assert len(hub.requests_to(r"models\.parquet")) == 2  # resolve URL, then its redirect
+    # stored once: the parquet snapshot reuses every version the crawl stored
+    assert con.execute("SELECT count(*) FROM raw_hf__models").fetchall() == [(N_MODELS,)]
+    assert len(hub.requests_to(r"models\.parquet")) == 4  # twice: resolve URL, its redirect
 
 
 def test_figures_are_identical_whichever_mode_auto_picks(cli, env, hub):
@@ -248,13 +255,13 @@ def test_figures_are_identical_whichever_mode_auto_picks(cli, env, hub):
     assert result.rc == 0, result.err
     from_dump = figures(env)
     hub.publish_dump(age_days=3.5)  # max_dump_age_days is 3
-    result = cli("refresh", "--source", "hf_models")
+    result = cli("refresh", "--source", "hf_models", "--force")  # the same models: recompute
     assert result.rc == 0, result.err
     assert [line for line in result.err.splitlines() if "instead" in line] == [
         "hf_models: the hub-stats dump is 3.5 days old (max_dump_age_days = 3); "
         "crawling /api/models instead"]
     assert figures(env) == from_dump
-    assert cli("refresh", "--source", "hf_models", "--hf-mode", "api").rc == 0
+    assert cli("refresh", "--source", "hf_models", "--hf-mode", "api", "--force").rc == 0
     assert figures(env) == from_dump
     modes = ro(env).execute("SELECT parameters->>'mode' FROM snapshots ORDER BY snapshot_id")
     assert [m[0] for m in modes.fetchall()] == ["parquet", "api", "api"]
@@ -299,7 +306,8 @@ def test_auto_crawls_the_api_when_the_dump_is_stale_or_broken(cli, env, hub, bro
     assert "dump_sha" not in params
     assert ro(env).execute("SELECT count(*) FROM raw_hf__models").fetchone()[0] == N_MODELS
     raw = next((env.raw_dir / "hf_models").glob("2*"))
-    assert [p.name for p in raw.rglob("*.parquet")] == [hf_models.API_RAW_REL]
+    assert [p.name for p in raw.rglob("*.parquet")] == [hf_models.KEPT_REL]
+    assert [f["path"] for f in params["payloads_not_kept"]] == [hf_models.API_RAW_REL]
 
 
 def test_unchanged_dump_downloads_nothing(cli, env, hub):
@@ -321,9 +329,10 @@ def test_unchanged_dump_downloads_nothing(cli, env, hub):
     etag = f'"{hashlib.sha256(hub.parquet_bytes()).hexdigest()}"'
     assert resolve.headers["if-none-match"] == etag
     assert resolve.bytes_sent == 0
-    assert ro(env).execute("SELECT count(*) FROM snapshots").fetchone()[0] == 1
+    ok = "SELECT count(*) FROM snapshots WHERE status = 'ok'"
+    assert ro(env).execute(ok).fetchone()[0] == 1
     assert cli("collect", "hf_models", "--force").rc == 0  # --force reloads
-    assert ro(env).execute("SELECT count(*) FROM snapshots").fetchone()[0] == 2
+    assert ro(env).execute(ok).fetchone()[0] == 2
 
 
 def top_downloads(n: int, hub) -> list[int]:
@@ -338,7 +347,7 @@ def test_limit_is_partial_and_never_feeds_headlines(cli, env, hub):
     assert "partial snapshot 2, 40 rows" in result.err
     con = ro(env)
     assert current_snapshot_id(con, "hf_models") == 1
-    top = con.execute("SELECT downloads FROM raw_hf__models WHERE snapshot_id = 2 "
+    top = con.execute("SELECT downloads FROM raw_hf__models_at(2) "
                       "ORDER BY downloads DESC").fetchall()
     assert len(top) == 40
     assert [d[0] for d in top] == top_downloads(40, hub)  # --limit asks for the most downloaded
@@ -355,7 +364,8 @@ def test_limit_first_gives_no_headline_figures(cli, env, hub):
     assert "No data yet" in (env.charts_dir / "hf_top30.svg").read_text()
     con = ro(env)
     assert current_snapshot_id(con, "hf_models") is None
-    top = con.execute("SELECT downloads FROM raw_hf__models ORDER BY downloads DESC").fetchall()
+    top = con.execute("SELECT downloads FROM raw_hf__models_at(1) ORDER BY downloads DESC"
+                      ).fetchall()
     assert [d[0] for d in top] == top_downloads(25, hub)  # the same N models in every mode
 
 
@@ -407,7 +417,7 @@ def test_hf_endpoint_and_token_are_honoured_but_never_stored(cli, env, hub, monk
     monkeypatch.setenv("HF_TOKEN", "hf_SeCrEt0123456789")
     result = cli("-v", "collect", "hf_models")
     assert result.rc == 0, result.err
-    crawl = cli("-v", "collect", "hf_models", "--hf-mode", "api")
+    crawl = cli("-v", "collect", "hf_models", "--hf-mode", "api", "--force")
     assert crawl.rc == 0, crawl.err
     assert {r.path for r in hub.requests} == {DUMP_META_PATH, HUB_STATS_PATH, CDN_PATH,
                                               "/api/models"}
@@ -431,16 +441,20 @@ def test_adoption_url_beats_hf_endpoint(cli, env, hub, monkeypatch):
 
 
 def test_api_mode_raw_folder_reloads_offline_in_parquet_mode(cli, env, hub, monkeypatch):
+    """A first snapshot's raw folder keeps every model: it reloads offline, to the very same
+    content (so no new snapshot, unless forced)."""
     assert cli("collect", "hf_models", "--hf-mode", "api").rc == 0
     raw = next((env.raw_dir / "hf_models").glob("2*"))  # the snapshot folder, not .checkpoint
     hub.stop()
     monkeypatch.setenv("ADOPTION_HF_MODELS_URL", str(raw))
     result = cli("collect", "hf_models", "--hf-mode", "parquet")
-    assert result.rc == 0, result.err
+    assert result.rc == 0 and "hf_models: unchanged: no row changed" in result.err
+    assert cli("collect", "hf_models", "--hf-mode", "parquet", "--force").rc == 0
     con = ro(env)
-    counts = con.execute("SELECT snapshot_id, count(*), count(DISTINCT id) FROM raw_hf__models "
-                         "GROUP BY 1 ORDER BY 1").fetchall()
-    assert counts == [(1, N_MODELS, N_MODELS), (2, N_MODELS, N_MODELS)]
+    counts = con.execute("SELECT snapshot_id, (SELECT count(*) FROM raw_hf__models_at("
+                         "s.snapshot_id)) FROM snapshots s WHERE status = 'ok' ORDER BY 1"
+                         ).fetchall()
+    assert counts == [(1, N_MODELS), (3, N_MODELS)]
 
 
 def test_unknown_mode_is_a_one_line_error(cli, env, hub, monkeypatch):
@@ -475,13 +489,14 @@ def listing_since(hub, seen: int) -> list:
 def crawled(settings: Settings) -> tuple[list, str, str]:
     """Rows of the current snapshot, sha256 of its sorted ids, sha256 of its raw file."""
     con = connect(settings.db_path, read_only=True)
-    rows = con.execute("SELECT * EXCLUDE (snapshot_id) FROM raw_hf__models WHERE snapshot_id = "
-                       "current_snapshot('hf_models') ORDER BY id").fetchall()
-    raw = Path(con.execute("SELECT raw_dir FROM snapshots WHERE snapshot_id = "
-                           "current_snapshot('hf_models')").fetchone()[0])
+    rows = con.execute("SELECT * EXCLUDE (snapshot_id, stored_by_snapshot) FROM "
+                       "raw_hf__models_at(current_snapshot('hf_models')) ORDER BY id").fetchall()
+    params = json.loads(con.execute("SELECT parameters FROM snapshots WHERE snapshot_id = "
+                                    "current_snapshot('hf_models')").fetchone()[0])
     con.close()
     ids = hashlib.sha256("\n".join(r[0] for r in rows).encode()).hexdigest()
-    return rows, ids, hashlib.sha256((raw / hf_models.API_RAW_REL).read_bytes()).hexdigest()
+    extract = {f["path"]: f["sha256"] for f in params["payloads_not_kept"]}
+    return rows, ids, extract[hf_models.API_RAW_REL]
 
 
 def test_too_long_retry_after_stops_then_the_crawl_resumes_from_its_cursor(cli, env, big,

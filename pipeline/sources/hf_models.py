@@ -54,6 +54,9 @@ DEFAULTS = {"mode": "auto", "max_dump_age_days": 3.0, "checkpoint_max_age_hours"
 DUMP_REPO = "cfahlgren1/hub-stats"
 HUB_STATS_REL = f"datasets/{DUMP_REPO}/resolve/main/models.parquet"
 API_RAW_REL = "api_models.parquet"
+#: what a snapshot's raw folder keeps: the models new or changed since its parent snapshot
+#: (every model for a first snapshot, which therefore reloads alone, offline)
+KEPT_REL = "raw_hf__models.changes.parquet"
 PAGE_SIZE = 1000
 BATCH_ROWS = 20_000
 PACE_BELOW = 0.5  # spread requests out once under half of the rate-limit window's quota is left
@@ -110,10 +113,9 @@ def _first(exc: BaseException, path: Path | None = None) -> str:
 
 def dump(ctx: CollectContext, mode: str, headers: dict) -> Path | None:
     """Download and check models.parquet; None when auto mode should crawl the API instead."""
-    if ctx.origin.local is not None:  # a folder: a copy of the dump, or an api-mode raw folder
-        rel = HUB_STATS_REL
-        if not (ctx.origin.local / rel).is_file() and (ctx.origin.local / API_RAW_REL).is_file():
-            rel = API_RAW_REL
+    if ctx.origin.local is not None:  # a folder: a copy of the dump, or a snapshot's raw folder
+        rel = next((r for r in (HUB_STATS_REL, API_RAW_REL, KEPT_REL)
+                    if (ctx.origin.local / r).is_file()), HUB_STATS_REL)
         path = ctx.raw_path(rel)
         ctx.record_file(rel, path, ctx.origin.download(rel, path).url)
         return path
@@ -186,12 +188,16 @@ def parquet_query(ctx: CollectContext, path: Path) -> str:
     finally:
         cur.close()
     types = {row[0] for row in described}
+    # the changes file a snapshot keeps (pipeline.versioned) has our column names
+    named = {hub: (name if hub not in types and name in types else hub)
+             for name, hub, _, _ in COLUMNS}
+    types |= {hub for hub, col in named.items() if col in types}
     missing = [hub for _, hub, _, required in COLUMNS if required and hub not in types]
     if missing:
         raise ctx.fail(f"{path.name} has no column {', '.join(map(repr, missing))}",
                        "schema drift in the hub-stats dataset; check its columns")
     # TimeZone is UTC on the reading cursor, so TIMESTAMPTZ and ISO strings with Z land in UTC
-    select = ", ".join((f'CAST("{hub}" AS {SQL_TYPES[kind]})' if hub in types
+    select = ", ".join((f'CAST("{named[hub]}" AS {SQL_TYPES[kind]})' if hub in types
                         else f"NULL::{SQL_TYPES[kind]}") + f" AS {name}"
                        for name, hub, kind, _ in COLUMNS)
     limit = ctx.options.get("limit")

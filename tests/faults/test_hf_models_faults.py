@@ -57,7 +57,7 @@ def fails(cli, *needles: str, args: tuple[str, ...] = API) -> str:
 
 def test_500_once_is_retried(cli, env, hub, good):
     hub.fault(LISTING, "500", times=1)
-    result = cli("collect", SOURCE, *API)
+    result = cli("collect", SOURCE, *API, "--force")
     assert result.rc == 0, result.err
     assert current_state(env.db_path, SOURCE)[0] != good[0]
     assert len(hub.requests_to(LISTING)) == 2 + 3  # good run, then 500 + retry + page 2
