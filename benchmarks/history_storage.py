@@ -102,7 +102,7 @@ def _before(data: Path, dumps: int) -> dict[str, int]:
     """The same snapshots in the previous layout: every snapshot's rows in full."""
     sizes = {}
     for source, name, members in (("hf_models", "raw_hf__models", "raw_hf__models_at"),
-                                  ("jobs_hn", "raw_jobs_hn__postings", "jobs_hn_postings")):
+                                  ("jobs_hn", "raw_jobs_hn__postings", "raw_jobs_hn__postings_at")):
         scratch = data.parent / f"before-{source}.duckdb"
         con = duckdb.connect(str(data / f"{source}.duckdb"))
         con.execute(f"ATTACH '{scratch}' AS old")
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> str:
                                          ).fetchall()[0][0]
                 if name == "jobs_hn":
                     stored, distinct = con.execute(
-                        "SELECT count(*), count(DISTINCT (comment_id, text_sha256)) "
+                        "SELECT count(*), count(DISTINCT (comment_id, text)) "
                         "FROM raw_jobs_hn__postings").fetchall()[0]
                 con.close()
                 after[name] = _size(data / f"{name}.duckdb") + _size(data / "raw" / name)

@@ -93,8 +93,8 @@ def run_source(con: duckdb.DuckDBPyConnection, source: Source, settings: Setting
     options = {k: v for k, v in (options or {}).items() if v not in (None, False)}
     for ddl in source.tables.values():
         con.execute(ddl)
-    for table, (members, _) in source.versioned.items():
-        con.execute(versioned.ddl(table, members))
+    for table, spec in source.versioned.items():
+        con.execute(versioned.ddl(table, spec.members))
     if source.macros:
         con.execute(source.macros)
     origin = Origin(source.name, settings.source_url(source.name, source.default_url), settings)
@@ -171,8 +171,8 @@ def _merge_versioned(ctx: CollectContext, counts: dict[str, int]) -> None:
     if not ctx.source.versioned:
         return
     changed = False
-    for table, (members, key) in ctx.source.versioned.items():
-        merged = versioned.merge(ctx.con, table, members, key, ctx.snapshot_id,
+    for table, spec in ctx.source.versioned.items():
+        merged = versioned.merge(ctx.con, table, spec, ctx.snapshot_id,
                                  ctx.previous_snapshot_id, ctx.staging_dir)
         counts[table] = merged.rows
         changed |= bool(merged.new_versions or merged.removed)

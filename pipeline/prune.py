@@ -79,7 +79,7 @@ def plan(con: duckdb.DuckDBPyConnection, keep_last: int, keep_monthly: bool,
 def _prune_statements(source) -> list[str]:
     """The source's own pruning SQL, else versioned tables by reference, others by id."""
     sql = source.prune_sql or ";".join(
-        versioned.prune_sql(t, source.versioned[t][0]) if t in source.versioned
+        versioned.prune_sql(t, source.versioned[t].members) if t in source.versioned
         else f"DELETE FROM {t} WHERE list_contains($pruned, snapshot_id)"
         for t in source.tables)
     return [s for s in map(str.strip, sql.split(";")) if s]

@@ -22,6 +22,7 @@ import duckdb
 from pipeline.config import Settings
 from pipeline.errors import SourceError, Unchanged
 from pipeline.http import Origin, redact
+from pipeline.versioned import Versioned
 
 #: A batch of rows: a pyarrow Table, a pandas DataFrame, or a list of dicts.
 Batch = Any
@@ -50,8 +51,7 @@ class Source:
     #: extra SQL run once before collecting (views and macros over the tables)
     macros: str = ""
     #: tables stored as row versions + a membership list (see pipeline.versioned):
-    #: table -> (membership table, key columns)
-    versioned: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    versioned: dict[str, Versioned] = field(default_factory=dict)
     #: SQL removing the rows of the snapshots listed in `$pruned` that no other snapshot
     #: references (for sources that store unchanged rows once); default: by snapshot_id
     prune_sql: str = ""

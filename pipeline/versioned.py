@@ -1,16 +1,18 @@
 """Versioned tables: a large table whose rows mostly do not change between snapshots is stored
 as row versions plus a membership list, so storage grows with change, not with time.
 
-A source declares `versioned={"raw_hf__models": ("raw_hf__snapshot_models", ("id",))}`. Its
-batches for that table go to a temporary stage; after the last batch the loader calls `merge`:
+A source declares `versioned={"raw_hf__models": Versioned("raw_hf__snapshot_models", ("id",))}`.
+Its batches for that table go to a temporary stage; after the last batch the loader calls
+`merge`:
 
 * a staged row whose key and content hash equal a row of the current snapshot reuses that row's
   version; every other row becomes a new version (stored once, `snapshot_id` = the snapshot
   that first stored it, `version_id` from a per-table counter, `row_hash` of its content);
 * the snapshot's membership list (`<members>(snapshot_id, version_id)`, sorted by version, which
   DuckDB's bit-packing stores in a few bits per row) names every version it is made of;
-* the changes are also written as the snapshot's raw payload: `<table>.changes.parquet` (the
-  new versions) and `<table>.removed.parquet` (keys of the parent snapshot it no longer has).
+* with `keep_changes`, the changes are also written as the snapshot's raw payload:
+  `<table>.changes.parquet` (the new versions) and `<table>.removed.parquet` (keys of the
+  parent snapshot it no longer has) - for a source whose own payload is not kept whole.
 
 The macro `<table>_at(s)` gives snapshot `s` exactly as collected. A merge that stores no new
 version and removes nothing means the content is the current snapshot's: the loader records
@@ -26,6 +28,15 @@ import duckdb
 
 STAGE = "_stage_{table}"
 BOOKKEEPING = ("snapshot_id", "version_id", "row_hash")
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """How a table is versioned: its membership table and the columns that identify a row."""
+
+    members: str
+    key: tuple[str, ...]
+    keep_changes: bool = True  # write the changes as raw payload files
 
 
 @dataclass
@@ -70,9 +81,10 @@ def open_stage(con: duckdb.DuckDBPyConnection, table: str) -> str:
     return stage
 
 
-def merge(con: duckdb.DuckDBPyConnection, table: str, members: str, key: tuple[str, ...],
-          snapshot_id: int, parent: int | None, staging_dir: Path) -> Merged:
+def merge(con: duckdb.DuckDBPyConnection, table: str, spec: Versioned, snapshot_id: int,
+          parent: int | None, staging_dir: Path) -> Merged:
     """Turn the staged rows into versions + membership of `snapshot_id` (see module doc)."""
+    members, key = spec.members, spec.key
     stage = STAGE.format(table=table)
     cols = _columns(con, table)
     quoted = ", ".join(f'"{c}"' for c in cols)
@@ -108,6 +120,10 @@ def merge(con: duckdb.DuckDBPyConnection, table: str, members: str, key: tuple[s
     removed = con.execute(f"SELECT count(*) FROM ({removed_sql})").fetchall()[0][0] \
         if parent is not None else 0
     files = []
+    if not spec.keep_changes:
+        con.execute(f"DROP TABLE {stage}")
+        con.execute("DROP TABLE _matched")
+        return Merged(rows, new, removed, files)
     changes = staging_dir / f"{table}.changes.parquet"
     con.execute(f"COPY (SELECT {quoted} FROM {table} WHERE snapshot_id = {int(snapshot_id)} "
                 f"ORDER BY {keys}) TO '{_path(changes)}' (FORMAT parquet, COMPRESSION zstd)")

@@ -88,10 +88,10 @@ def test_hn_postings_are_stored_once_across_monthly_refreshes(cli, env, monkeypa
             assert result.rc == 0, result.err
     con = db(env)
     stored, distinct = con.execute(
-        "SELECT count(*), count(DISTINCT (comment_id, text_sha256)) FROM raw_jobs_hn__postings"
+        "SELECT count(*), count(DISTINCT (comment_id, text)) FROM raw_jobs_hn__postings"
     ).fetchall()[0]
     sizes = [r[0] for r in con.execute(
-        "SELECT (SELECT count(*) FROM jobs_hn_postings(s.snapshot_id)) FROM snapshots s "
+        "SELECT (SELECT count(*) FROM raw_jobs_hn__postings_at(s.snapshot_id)) FROM snapshots s "
         "WHERE status = 'ok' ORDER BY snapshot_id").fetchall()]
     assert distinct == 200 and stored <= 1.1 * distinct
     assert sizes == [20 * n for n in range(1, 11)]
@@ -174,7 +174,7 @@ def test_prune_keeps_items_a_newer_hn_snapshot_references(cli, env, monkeypatch,
 def postings_digest(settings) -> str:
     con = db(settings)
     try:
-        rows = con.execute("SELECT comment_id, text FROM jobs_hn_postings("
+        rows = con.execute("SELECT comment_id, text FROM raw_jobs_hn__postings_at("
                            "current_snapshot('jobs_hn')) ORDER BY comment_id").fetchall()
     finally:
         con.close()

@@ -225,17 +225,17 @@ def test_incremental_refresh_fetches_only_what_is_new(cli, env, hand_server):
 
     con = db(env)
     per_snapshot = con.execute(
-        "SELECT s.snapshot_id, (SELECT count(*) FROM jobs_hn_postings(s.snapshot_id)) "
+        "SELECT s.snapshot_id, (SELECT count(*) FROM raw_jobs_hn__postings_at(s.snapshot_id)) "
         "FROM snapshots s WHERE status = 'ok' ORDER BY 1").fetchall()
     # every snapshot is complete: 10, 11 (new Dec post), 12 (+ January); the refreshes with
     # nothing new stored none
     assert [n for _, n in per_snapshot] == [10, 11, 12]
     # ... yet each posting text is stored once, and each snapshot lists what it is made of
-    assert con.execute("SELECT count(*), count(DISTINCT (comment_id, text_sha256)) "
+    assert con.execute("SELECT count(*), count(DISTINCT (comment_id, text)) "
                        "FROM raw_jobs_hn__postings").fetchall() == [(12, 12)]
     complete = dict(con.execute(
         "SELECT strftime(month, '%Y-%m'), complete "
-        "FROM jobs_hn_threads(current_snapshot('jobs_hn'))").fetchall())
+        "FROM raw_jobs_hn__threads_at(current_snapshot('jobs_hn'))").fetchall())
     assert complete == {"2021-11": True, "2021-12": True, "2022-01": False}
     # each snapshot's own folder holds what it fetched; its sidecar lists the rest by folder
     folders = sorted((env.raw_dir / "jobs_hn").iterdir(), key=lambda p: int(p.name.rsplit("-")[-1]))
@@ -281,7 +281,7 @@ def test_raw_folder_and_local_mirror_reload_without_network(cli, env, hand_serve
     assert again.rc == 0 and "jobs_hn: unchanged" in again.err  # the very same items
     assert cli("collect", "jobs_hn", "--force").rc == 0
     con = db(env)
-    rows = con.execute("SELECT s.snapshot_id, (SELECT count(*) FROM jobs_hn_postings("
+    rows = con.execute("SELECT s.snapshot_id, (SELECT count(*) FROM raw_jobs_hn__postings_at("
                        "s.snapshot_id)) FROM snapshots s WHERE status = 'ok' ORDER BY 1"
                        ).fetchall()
     assert [n for _, n in rows] == [10, 10]
@@ -293,7 +293,7 @@ def test_raw_folder_and_local_mirror_reload_without_network(cli, env, hand_serve
     assert cli("collect", "jobs_hn").rc == 0
     con = duckdb.connect(str(env.data_dir.parent / "mirror-data" / "adoption.duckdb"),
                          read_only=True)
-    assert con.execute("SELECT count(*) FROM jobs_hn_postings(current_snapshot('jobs_hn'))"
+    assert con.execute("SELECT count(*) FROM raw_jobs_hn__postings_at(current_snapshot('jobs_hn'))"
                        ).fetchall() == [(sum(MIRROR_POSTINGS.values()),)]
 
 

@@ -31,10 +31,11 @@ __all__ = ["FRAMEWORKS", "LABELS", "match_frameworks", "plain_text", "run"]
 #: The analysis' ONE read of the HN source (postings with their text, and the threads with
 #: their completeness): everything below works on these two queries.
 HN_POSTINGS = """
-    SELECT thread_id, month, comment_id, text FROM jobs_hn_postings(current_snapshot('jobs_hn'))"""
+    SELECT thread_id, month, comment_id, text
+    FROM raw_jobs_hn__postings_at(current_snapshot('jobs_hn'))"""
 HN_THREADS = """
     SELECT month, thread_id, complete, fetched_at
-    FROM jobs_hn_threads(current_snapshot('jobs_hn'))"""
+    FROM raw_jobs_hn__threads_at(current_snapshot('jobs_hn'))"""
 
 #: postings per year mentioning PyTorch / TensorFlow in public analyses of the same threads
 REFERENCE_POINTS = {2018: (22, 141), 2020: (67, 134), 2022: (113, 48), 2024: (59, 25)}

@@ -31,15 +31,15 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, *names: str) -> None:
         source = sources[name]
         for ddl in source.tables.values():
             con.execute(ddl)
-        for table, (members, _) in source.versioned.items():
-            con.execute(versioned.ddl(table, members))
+        for table, spec in source.versioned.items():
+            con.execute(versioned.ddl(table, spec.members))
         if source.macros:
             con.execute(source.macros)
 
 
 def stored_tables(source: Source) -> list[str]:
     """Every table a source's snapshots are stored in (membership lists included)."""
-    return [*source.tables, *(members for members, _ in source.versioned.values())]
+    return [*source.tables, *(spec.members for spec in source.versioned.values())]
 
 
 __all__ = ["Batch", "CollectContext", "Source", "all_sources", "ensure_tables", "stored_tables"]

@@ -40,8 +40,9 @@ from requests.utils import parse_header_links
 from pipeline.config import Settings, secret
 from pipeline.errors import SourceError, Unchanged, Unreachable
 from pipeline.http import Origin, redact
-from pipeline.sources import CollectContext, Source
+from pipeline.source import CollectContext, Source
 from pipeline.store import utcnow
+from pipeline.versioned import Versioned
 
 NAME = "hf_models"
 DEFAULT_URL = "https://huggingface.co"
@@ -447,7 +448,7 @@ SOURCE = Source(
     primary_table="raw_hf__models",
     collect=collect,
     limit_unit="models (the most downloaded)",
-    versioned={"raw_hf__models": ("raw_hf__snapshot_models", ("id",))},
+    versioned={"raw_hf__models": Versioned("raw_hf__snapshot_models", ("id",))},
     options={"mode": str, "max_dump_age_days": float, "checkpoint_max_age_hours": float},
     progress=crawl_status,
 )

@@ -6,15 +6,13 @@ each thread's tree is read from `items/<id>`. Top-level comments are the posting
 dead ones (null text) are skipped, replies are ignored. The thread's month comes from its
 title ("... (March 2026)"), not from a timestamp (copies of the data may lack timestamps).
 
-Storage grows with change, not with time. Each fetch of a thread is a *thread version*
-(`raw_jobs_hn__threads`, keyed by the fetching snapshot and thread id) with its list of
-postings (`raw_jobs_hn__thread_postings`); a posting's text is stored once per (comment id,
-text sha256) in `raw_jobs_hn__postings`; a snapshot is the list of thread versions it is made
-of (`raw_jobs_hn__snapshot_threads`). The table macros `jobs_hn_threads(s)` and
-`jobs_hn_postings(s)` give a snapshot's complete contents. A refresh fetches only threads that
-are new, or still open (fetched before a newer month existed) and either grew (the listing's
-comment count changed) or have ended since (one final fetch); a refetched thread whose payload
-is byte-identical and no more final reuses its stored version. Nothing new = no new snapshot.
+Storage grows with change, not with time: threads and postings are versioned tables
+(`pipeline.versioned`): a thread fetch or a posting text is stored once, and each snapshot lists
+the versions it is made of (`raw_jobs_hn__threads_at(s)`, `raw_jobs_hn__postings_at(s)` give
+its complete contents). A refresh fetches only threads that are new, or still open (fetched
+before a newer month existed) and either grew (the listing's comment count changed) or have
+ended since (one final fetch); the other threads' rows are carried over from the current
+snapshot and stored as nothing new. Nothing new = no new snapshot.
 
 Completeness: the months of a snapshot must have no gap between the first and the last (every
 month has one thread since 2011); a gap fails the collection naming the missing months.
@@ -29,6 +27,7 @@ thread wins), read whole on every run.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import hashlib
 import re
 from collections.abc import Iterator
@@ -41,6 +40,7 @@ from pipeline.errors import SourceError, Unchanged
 from pipeline.rules import FRAMEWORKS, match_frameworks
 from pipeline.source import CollectContext, Source
 from pipeline.store import utcnow
+from pipeline.versioned import Versioned
 
 NAME = "jobs_hn"
 DEFAULT_URL = "https://hn.algolia.com/api/v1"
@@ -61,25 +61,28 @@ SNAPSHOT_FOLDER = re.compile(r"-(\d+)$")
 TABLES = {
     "raw_jobs_hn__threads": """
         CREATE TABLE IF NOT EXISTS raw_jobs_hn__threads (
-            snapshot_id BIGINT NOT NULL,      -- the snapshot that fetched this version
+            snapshot_id BIGINT NOT NULL,      -- the snapshot that first stored this version
+            version_id BIGINT,                -- (pipeline.versioned)
+            row_hash UBIGINT,
             thread_id BIGINT NOT NULL,
             title VARCHAR NOT NULL,
             month DATE NOT NULL,              -- first day of the month named in the title
             num_comments INTEGER,             -- the listing's comment count when fetched
             postings INTEGER NOT NULL,        -- top-level comments with text
             skipped INTEGER NOT NULL,         -- top-level comments deleted or dead
-            complete BOOLEAN NOT NULL,        -- fetched after its month ended: never refetched
+            complete BOOLEAN NOT NULL,        -- fetched after a newer month existed: final
             fetched_at TIMESTAMP NOT NULL,    -- UTC, when its item tree was read
-            raw_file VARCHAR NOT NULL,        -- items/<id>.json in that snapshot's raw folder
+            raw_file VARCHAR NOT NULL,        -- items/<id>.json in the fetching snapshot's folder
             item_sha256 VARCHAR NOT NULL      -- of the item payload: identical = same version
         )""",
     "raw_jobs_hn__postings": """
         CREATE TABLE IF NOT EXISTS raw_jobs_hn__postings (
             snapshot_id BIGINT NOT NULL,      -- the snapshot that first stored this text
+            version_id BIGINT,
+            row_hash UBIGINT,
             thread_id BIGINT NOT NULL,
             month DATE NOT NULL,
             comment_id BIGINT NOT NULL,
-            text_sha256 VARCHAR NOT NULL,     -- stored once per (comment_id, text_sha256)
             author VARCHAR,
             created_at TIMESTAMP,             -- UTC; null when the copy has no time
             text VARCHAR NOT NULL,            -- the HTML as served, so rules can be re-applied
@@ -88,48 +91,16 @@ TABLES = {
             jax BOOLEAN NOT NULL,
             keras BOOLEAN NOT NULL
         )""",
-    "raw_jobs_hn__thread_postings": """
-        CREATE TABLE IF NOT EXISTS raw_jobs_hn__thread_postings (
-            snapshot_id BIGINT NOT NULL,      -- the thread version (its fetching snapshot)
-            thread_id BIGINT NOT NULL,
-            comment_id BIGINT NOT NULL,
-            text_sha256 VARCHAR NOT NULL
-        )""",
-    "raw_jobs_hn__snapshot_threads": """
-        CREATE TABLE IF NOT EXISTS raw_jobs_hn__snapshot_threads (
-            snapshot_id BIGINT NOT NULL,      -- the snapshot made of these thread versions
-            thread_id BIGINT NOT NULL,
-            version BIGINT NOT NULL           -- snapshot_id of the thread version used
-        )""",
 }
-MACROS = """
-CREATE OR REPLACE MACRO jobs_hn_threads(s) AS TABLE
-    SELECT m.snapshot_id, t.* EXCLUDE (snapshot_id), t.snapshot_id AS fetched_by_snapshot
-    FROM raw_jobs_hn__snapshot_threads m
-    JOIN raw_jobs_hn__threads t ON t.snapshot_id = m.version AND t.thread_id = m.thread_id
-    WHERE m.snapshot_id = s;
-CREATE OR REPLACE MACRO jobs_hn_postings(s) AS TABLE
-    SELECT m.snapshot_id, p.* EXCLUDE (snapshot_id), p.snapshot_id AS stored_by_snapshot
-    FROM raw_jobs_hn__snapshot_threads m
-    JOIN raw_jobs_hn__thread_postings tp ON tp.snapshot_id = m.version
-         AND tp.thread_id = m.thread_id
-    JOIN raw_jobs_hn__postings p ON p.comment_id = tp.comment_id
-         AND p.text_sha256 = tp.text_sha256
-    WHERE m.snapshot_id = s;
-"""
-#: pruning: drop the pruned snapshots' lists, then every version and text no list still uses
-PRUNE_SQL = """
-DELETE FROM raw_jobs_hn__snapshot_threads WHERE list_contains($pruned, snapshot_id);
-DELETE FROM raw_jobs_hn__threads t WHERE NOT EXISTS (
-    SELECT 1 FROM raw_jobs_hn__snapshot_threads m
-    WHERE m.version = t.snapshot_id AND m.thread_id = t.thread_id);
-DELETE FROM raw_jobs_hn__thread_postings tp WHERE NOT EXISTS (
-    SELECT 1 FROM raw_jobs_hn__threads t
-    WHERE t.snapshot_id = tp.snapshot_id AND t.thread_id = tp.thread_id);
-DELETE FROM raw_jobs_hn__postings p WHERE NOT EXISTS (
-    SELECT 1 FROM raw_jobs_hn__thread_postings tp
-    WHERE tp.comment_id = p.comment_id AND tp.text_sha256 = p.text_sha256);
-"""
+#: the item files are the raw payload: no changes file is needed
+VERSIONED = {"raw_jobs_hn__threads": Versioned("raw_jobs_hn__snapshot_threads", ("thread_id",),
+                                               keep_changes=False),
+             "raw_jobs_hn__postings": Versioned("raw_jobs_hn__snapshot_postings",
+                                                ("comment_id",), keep_changes=False)}
+THREAD_COLUMNS = ("thread_id, title, month, num_comments, postings, skipped, complete, "
+                  "fetched_at, raw_file, item_sha256")
+POSTING_COLUMNS = ("thread_id, month, comment_id, author, created_at, text, pytorch, "
+                   "tensorflow, jax, keras")
 
 
 @dataclass
@@ -192,7 +163,7 @@ def list_threads(ctx: CollectContext) -> tuple[list[Thread], dict[int, str]]:
     local = ctx.origin.local
     found: dict[int, Thread] = {}
     files: dict[int, str] = {}
-    if local is not None and not (local / "search_by_date").is_dir():
+    if local is not None:
         for path in _local_items(local):
             payload = ctx.origin.parse_json(ctx.origin.get(str(path.relative_to(local))))
             if isinstance(payload, dict) and payload.get("type", "story") == "story":
@@ -203,39 +174,27 @@ def list_threads(ctx: CollectContext) -> tuple[list[Thread], dict[int, str]]:
                     files[thread.thread_id] = str(path.relative_to(local))
         return sorted(found.values(), key=lambda t: (t.month, t.thread_id), reverse=True), files
     per_page = ctx.settings.source_option(NAME, "hits_per_page", DEFAULT_HITS_PER_PAGE, int)
-    page = 0
-    while True:
-        if local is not None:
-            rel = f"search_by_date/page-{page}.json"
-            if not (local / rel).is_file():
-                break
-            fetched = ctx.origin.get(rel)
-        else:
-            fetched = ctx.origin.get("search_by_date", {
-                "tags": "story,author_whoishiring", "hitsPerPage": per_page, "page": page})
+    for page in range(MAX_PAGES):
+        fetched = ctx.origin.get("search_by_date", {
+            "tags": "story,author_whoishiring", "hitsPerPage": per_page, "page": page})
         ctx.save_raw(f"search_by_date/page-{page}.json", fetched.content, fetched.url)
         threads, pages = parse_listing(ctx, ctx.origin.parse_json(fetched),
                                        f"search_by_date page {page}")
         for thread in threads:
             found.setdefault(thread.thread_id, thread)
-        page += 1
-        if page >= pages or page >= MAX_PAGES:
+        if page + 1 >= pages:
             break
     return sorted(found.values(), key=lambda t: (t.month, t.thread_id), reverse=True), files
 
 
 def _timestamp(child: dict) -> datetime | None:
-    value = child.get("created_at")
-    if isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is not None:
-            return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    """A comment's time (UTC): `created_at_i` (epoch seconds), else the ISO `created_at`."""
     seconds = child.get("created_at_i")
     if isinstance(seconds, int) and not isinstance(seconds, bool):
         return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+    with contextlib.suppress(KeyError, AttributeError, TypeError, ValueError):
+        parsed = datetime.fromisoformat(child["created_at"].replace("Z", "+00:00"))
+        return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
     return None
 
 
@@ -270,7 +229,6 @@ def parse_thread(ctx: CollectContext, payload: Any, thread: Thread) -> tuple[lis
         author = child.get("author")
         rows.append({
             "thread_id": thread.thread_id, "month": thread.month, "comment_id": comment_id,
-            "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
             "author": author if isinstance(author, str) else None,
             "created_at": _timestamp(child), "text": text, **match_frameworks(text),
         })
@@ -291,9 +249,9 @@ def _local_items(local: Path) -> list[Path]:
 
 @dataclass
 class Version:
-    """A stored thread version: what a snapshot references instead of copying."""
+    """A stored thread version: what a snapshot carries over instead of fetching again."""
 
-    snapshot_id: int
+    snapshot_id: int  # the snapshot that fetched it (its raw folder holds the item)
     complete: bool
     item_sha256: str
     raw_file: str
@@ -302,22 +260,25 @@ class Version:
 
 
 def _members(ctx: CollectContext) -> dict[int, Version]:
-    """The thread versions the current snapshot is made of, by thread id."""
+    """The thread versions of the current snapshot, by thread id."""
     if ctx.previous_snapshot_id is None:
         return {}
     rows = ctx.con.execute(
-        "SELECT thread_id, fetched_by_snapshot, complete, item_sha256, raw_file, month, "
-        "num_comments FROM jobs_hn_threads(?)", [ctx.previous_snapshot_id]).fetchall()
+        "SELECT thread_id, stored_by_snapshot, complete, item_sha256, raw_file, month, "
+        "num_comments FROM raw_jobs_hn__threads_at(?)", [ctx.previous_snapshot_id]).fetchall()
     return {r[0]: Version(*r[1:]) for r in rows}
+
+
+def _carried(ctx: CollectContext, table: str, columns: str, threads: list[int]):
+    """Rows of the current snapshot for threads not fetched again (stored as nothing new)."""
+    return ctx.con.sql(f"SELECT {columns} FROM {table}_at($s) WHERE list_contains($t, thread_id)",
+                       params={"s": ctx.previous_snapshot_id, "t": threads}).to_arrow_table()
 
 
 def _fetch_item(ctx: CollectContext, thread: Thread, local_files: dict[int, str]) \
         -> tuple[Any, str, bytes] | None:
     """The thread's item tree, its URL and its bytes; None when it is not found (HTTP 404)."""
-    if ctx.origin.local is not None:
-        rel = local_files.get(thread.thread_id, f"items/{thread.thread_id}.json")
-    else:
-        rel = f"items/{thread.thread_id}"
+    rel = local_files[thread.thread_id] if ctx.origin.local else f"items/{thread.thread_id}"
     try:
         fetched = ctx.origin.get(rel)
     except SourceError as exc:
@@ -332,15 +293,9 @@ def _due(ctx: CollectContext, listing: list[Thread], members: dict[int, Version]
     """Threads to fetch: every one from a local folder (cheap, and the only way to see a
     change); else those never stored, and open ones (stored before their month ended) whose
     comment count changed or whose month has now ended (one last, final fetch)."""
-    if ctx.origin.local is not None:
-        return list(listing)
-    due = []
-    for thread in listing:
-        stored = members.get(thread.thread_id)
-        if stored is None or (not stored.complete and (
-                stored.num_comments != thread.num_comments or thread.month < open_from)):
-            due.append(thread)
-    return due
+    return [t for t in listing if ctx.origin.local is not None or t.thread_id not in members
+            or not members[t.thread_id].complete and (
+                members[t.thread_id].num_comments != t.num_comments or t.month < open_from)]
 
 
 def check_months(ctx: CollectContext, months: list[date]) -> None:
@@ -378,18 +333,12 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
     if limit is not None and len(to_fetch) > limit:  # --limit N: the N newest threads due
         to_fetch = to_fetch[:limit]
         ctx.partial = True
-    use = {tid: version.snapshot_id for tid, version in members.items()}  # kept unless refetched
-    new_versions, missing = [], []
-    threads, postings, links = [], [], []
-    progress = None
-    if ctx.show_progress:
-        from tqdm import tqdm
+    from tqdm import tqdm
 
-        progress = tqdm(total=len(to_fetch), desc=f"{NAME} threads", unit="thread")
-    for thread in to_fetch:
+    fetched, missing = [], []
+    for thread in tqdm(to_fetch, desc=f"{NAME} threads", unit="thread",
+                       disable=not ctx.show_progress):
         item = _fetch_item(ctx, thread, local_files)
-        if progress is not None:
-            progress.update()
         if item is None:
             missing.append(f"{thread.thread_id} ({thread.month:%Y-%m})")
             ctx.log.warning("%s: thread %s (%s) is not found upstream (404); %s", NAME,
@@ -406,54 +355,32 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
         rows, skipped = parse_thread(ctx, payload, thread)
         rel = f"items/{thread.thread_id}.json"
         ctx.save_raw(rel, content, url)
-        use[thread.thread_id] = ctx.snapshot_id
-        new_versions.append(thread.thread_id)
-        threads.append({
+        fetched.append(thread.thread_id)
+        yield "raw_jobs_hn__threads", [{
             "thread_id": thread.thread_id, "title": thread.title, "month": thread.month,
             "num_comments": thread.num_comments, "postings": len(rows), "skipped": skipped,
-            "complete": complete, "fetched_at": utcnow(),
-            "raw_file": rel, "item_sha256": sha})
-        known = _stored_texts(ctx, thread.thread_id)
-        links += [{k: r[k] for k in ("thread_id", "comment_id", "text_sha256")} for r in rows]
-        postings += [r for r in rows if (r["comment_id"], r["text_sha256"]) not in known]
-    if progress is not None:
-        progress.close()
-    months = {t.thread_id: t.month for t in listing} | {
-        tid: v.month for tid, v in members.items()}
-    check_months(ctx, [months[tid] for tid in use])
-    if not new_versions and set(use) == set(members) and ctx.may_skip:
-        raise Unchanged(f"no thread changed among the {len(listing)} listed; "
-                        f"snapshot {ctx.previous_snapshot_id} stays current")
-    for tid, version in sorted(use.items()):
-        if version != ctx.snapshot_id:
-            stored = members[tid]
-            ctx.record_raw(stored.raw_file, "", stored.item_sha256, None, kept_in=version)
-    ctx.stop_if_unchanged()
-    yield "raw_jobs_hn__threads", threads
-    yield "raw_jobs_hn__thread_postings", links
-    yield "raw_jobs_hn__postings", postings
-    yield "raw_jobs_hn__snapshot_threads", [
-        {"thread_id": tid, "version": version} for tid, version in sorted(use.items())]
-    ctx.row_count = ctx.con.execute("SELECT count(*) FROM jobs_hn_postings(?)",
-                                    [ctx.snapshot_id]).fetchall()[0][0]
+            "complete": complete, "fetched_at": utcnow(), "raw_file": rel, "item_sha256": sha}]
+        yield "raw_jobs_hn__postings", rows
+    kept = sorted(set(members) - set(fetched))
+    months = {t.thread_id: t.month for t in listing} | {t: v.month for t, v in members.items()}
+    check_months(ctx, [months[t] for t in [*fetched, *kept]])
+    for tid in kept:  # their items stay in the folder of the snapshot that fetched them
+        version = members[tid]
+        ctx.record_raw(version.raw_file, "", version.item_sha256, None,
+                       kept_in=version.snapshot_id)
+    if kept:
+        yield "raw_jobs_hn__threads", _carried(ctx, "raw_jobs_hn__threads", THREAD_COLUMNS, kept)
+        yield "raw_jobs_hn__postings", _carried(ctx, "raw_jobs_hn__postings", POSTING_COLUMNS,
+                                                kept)
     ctx.parameters.update({
-        "threads_listed": len(listing), "threads_fetched": len(new_versions),
-        "threads_reused": len(use) - len(new_versions), "newest_month": f"{newest:%Y-%m}",
-        "postings_stored": len(postings), "rules": "pipeline.rules.match_frameworks",
-        "frameworks": list(FRAMEWORKS),
-    })
+        "threads_listed": len(listing), "threads_fetched": len(fetched),
+        "threads_carried": len(kept), "newest_month": f"{newest:%Y-%m}",
+        "rules": "pipeline.rules.match_frameworks", "frameworks": list(FRAMEWORKS)})
     if missing:
         ctx.parameters["threads_not_found"] = missing
     gone = sorted(set(members) - {t.thread_id for t in listing})
     if gone:
         ctx.parameters["threads_not_in_listing"] = gone  # kept: nothing is lost
-
-
-def _stored_texts(ctx: CollectContext, thread_id: int) -> set[tuple[int, str]]:
-    """(comment id, text sha256) of every posting text of the thread already stored."""
-    return set(ctx.con.execute(
-        "SELECT comment_id, text_sha256 FROM raw_jobs_hn__postings WHERE thread_id = ?",
-        [thread_id]).fetchall())
 
 
 SOURCE = Source(
@@ -465,7 +392,6 @@ SOURCE = Source(
     primary_table="raw_jobs_hn__postings",
     collect=collect,
     limit_unit="threads (the newest due)",
-    macros=MACROS,
-    prune_sql=PRUNE_SQL,
+    versioned=VERSIONED,
     options={"hits_per_page": int},
 )
