@@ -91,12 +91,7 @@ def run_source(con: duckdb.DuckDBPyConnection, source: Source, settings: Setting
                options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Collect one source into a new snapshot. Raises SourceError; never leaves partial rows."""
     options = {k: v for k, v in (options or {}).items() if v not in (None, False)}
-    for ddl in source.tables.values():
-        con.execute(ddl)
-    for table, spec in source.versioned.items():
-        con.execute(versioned.ddl(table, spec.members))
-    if source.macros:
-        con.execute(source.macros)
+    source.create_tables(con)
     origin = Origin(source.name, settings.source_url(source.name, source.default_url), settings)
     previous = current_snapshot_id(con, source.name)
     prev_rows, prev_sha = _previous(con, previous)

@@ -6,9 +6,9 @@ published figures (`published/results/figures.csv`) were computed from. The othe
 rows and their raw folders; their ledger rows stay, marked `pruned`, and the figures computed
 from them stay in `out_figures_history`.
 
-A source that stores unchanged rows once and references them (jobs_hn, hf_models) declares
-`Source.prune_sql`, which removes only what no kept snapshot still references; a raw folder
-that a kept snapshot's sidecar points into (`kept_in`) is kept too.
+A versioned table (jobs_hn, hf_models: rows stored once, snapshots list the versions they use)
+loses only the versions no kept snapshot still lists; a raw folder that a kept snapshot's
+sidecar points into (`kept_in`) is kept too.
 
 All database changes are one transaction. Raw folders are renamed aside (`.pruned-<id>`) before
 COMMIT and deleted after it, or renamed back if it fails.
@@ -77,8 +77,8 @@ def plan(con: duckdb.DuckDBPyConnection, keep_last: int, keep_monthly: bool,
 
 
 def _prune_statements(source) -> list[str]:
-    """The source's own pruning SQL, else versioned tables by reference, others by id."""
-    sql = source.prune_sql or ";".join(
+    """Versioned tables by reference (pipeline.versioned), the others by snapshot id."""
+    sql = ";".join(
         versioned.prune_sql(t, source.versioned[t].members) if t in source.versioned
         else f"DELETE FROM {t} WHERE list_contains($pruned, snapshot_id)"
         for t in source.tables)

@@ -23,6 +23,7 @@ from pipeline.config import Settings
 from pipeline.errors import SourceError, Unchanged
 from pipeline.http import Origin, redact
 from pipeline.versioned import Versioned
+from pipeline.versioned import ddl as versioned_ddl
 
 #: A batch of rows: a pyarrow Table, a pandas DataFrame, or a list of dicts.
 Batch = Any
@@ -48,17 +49,19 @@ class Source:
     min_rows: int = 1
     #: what `--limit N` counts for this source ("models", "threads", ...); None: not supported
     limit_unit: str | None = None
-    #: extra SQL run once before collecting (views and macros over the tables)
-    macros: str = ""
     #: tables stored as row versions + a membership list (see pipeline.versioned):
     versioned: dict[str, Versioned] = field(default_factory=dict)
-    #: SQL removing the rows of the snapshots listed in `$pruned` that no other snapshot
-    #: references (for sources that store unchanged rows once); default: by snapshot_id
-    prune_sql: str = ""
     #: options of [sources.<name>] besides `url`, with their kinds (checked when loaded)
     options: dict[str, type] = field(default_factory=dict)
     #: an extra line for `status` read without the database (e.g. an unfinished crawl)
     progress: Callable[[Settings], str | None] | None = None
+
+    def create_tables(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create the source's tables (and versioned tables' lists and macros) if missing."""
+        for ddl in self.tables.values():
+            con.execute(ddl)
+        for table, spec in self.versioned.items():
+            con.execute(versioned_ddl(table, spec.members))
 
 
 @dataclass

@@ -22,19 +22,11 @@ def all_sources() -> dict[str, Source]:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, *names: str) -> None:
-    """Create the (possibly empty) raw tables and macros of the named sources (default: all),
+    """Create the (possibly empty) raw tables (and macros) of the named sources (default: all),
     so analyses of sources never collected still find their inputs."""
-    from pipeline import versioned
-
     sources = all_sources()
     for name in names or sources:
-        source = sources[name]
-        for ddl in source.tables.values():
-            con.execute(ddl)
-        for table, spec in source.versioned.items():
-            con.execute(versioned.ddl(table, spec.members))
-        if source.macros:
-            con.execute(source.macros)
+        sources[name].create_tables(con)
 
 
 def stored_tables(source: Source) -> list[str]:
