@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: refresh collect analyze charts report publish notebooks site status test lint bench clean
+.PHONY: refresh analyze charts report publish notebooks site status test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,32 +18,15 @@ $(STAMP): pyproject.toml
 ## source failed, the others still ran; 2: usage/config error), make reports it and exits 2.
 refresh: $(STAMP)
 	@status=0; $(BIN)/python -m pipeline refresh $(ARGS) || status=$$?; \
-	$(MAKE) --no-print-directory notebooks || status=1; \
-	$(MAKE) --no-print-directory site || status=1; \
+	$(MAKE) --no-print-directory notebooks ARGS= || status=1; \
+	$(MAKE) --no-print-directory site ARGS= || status=1; \
 	exit $$status
 
-analyze: $(STAMP)
-	$(BIN)/python -m pipeline analyze
-
-charts: $(STAMP)
-	$(BIN)/python -m pipeline charts
-
-report: $(STAMP)
-	$(BIN)/python -m pipeline report
-
-## copy the current charts and results into the tracked published/ folder and README blocks
-publish: $(STAMP)
-	$(BIN)/python -m pipeline publish $(ARGS)
-
-status: $(STAMP)
-	$(BIN)/python -m pipeline status
-
-notebooks: $(STAMP)
-	$(BIN)/python -m pipeline notebooks
-
-## the report page data/site/index.html (open it in a browser; deployed by refresh.yml)
-site: $(STAMP)
-	$(BIN)/python -m pipeline site
+## one pipeline command each (ARGS passes options, e.g. make publish ARGS=--force):
+## analyze, charts, report, publish (charts + results into the tracked published/ folder and
+## README blocks), status, notebooks, site (data/site/index.html, deployed by refresh.yml)
+analyze charts report publish status notebooks site: $(STAMP)
+	$(BIN)/python -m pipeline $@ $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check pipeline tests benchmarks
