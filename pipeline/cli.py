@@ -328,6 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     except (duckdb.IOException, duckdb.SerializationException) as exc:
         log.error("error: %s", corrupt_error(settings.db_path, str(exc)))
         return 1
+    except BrokenPipeError:
+        # `pipeline status | head`: the reader left; stop quietly, as `cat` does.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _check_source_options(settings: Settings) -> None:

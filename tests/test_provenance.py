@@ -339,6 +339,18 @@ def test_status_works_while_a_refresh_runs(cli, env, conference_server):
     assert [r[2] for r in ledger(env)] == ["ok", "ok"]  # the writer was not disturbed
 
 
+def test_status_piped_into_a_reader_that_leaves_early_is_quiet(cli, env, conference_server):
+    """`python -m pipeline status | head -1`: the closed pipe ends the command, not a trace."""
+    assert cli("collect", "conferences").rc == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is already gone when status writes
+    child = subprocess.run([sys.executable, "-m", "pipeline", "status"], stdout=write_end,
+                           stderr=subprocess.PIPE, text=True, timeout=60)
+    os.close(write_end)
+    assert "Traceback" not in child.stderr and "BrokenPipe" not in child.stderr, child.stderr
+    assert child.returncode == 141
+
+
 def test_interrupted_attempt_shows_its_start_time(cli, env, conference_server):
     conference_server.fault(r"/data/nips_2019\.json$", "hang", times=1, seconds=30)
     child = subprocess.Popen([sys.executable, "-m", "pipeline", "collect", "conferences"],
