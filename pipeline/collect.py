@@ -50,13 +50,11 @@ def insert_batch(con: duckdb.DuckDBPyConnection, table: str, snapshot_id: int, b
     data = _as_arrow(batch)
     if data.num_rows == 0:
         return 0
-    con.register("_batch", data)
-    try:
-        con.execute(
-            f"INSERT INTO {table} BY NAME SELECT {int(snapshot_id)} AS snapshot_id, * FROM _batch"
-        )
-    finally:
-        con.unregister("_batch")
+    # through a relation, not con.register(): inside the load's transaction a registered
+    # Arrow table stays referenced until COMMIT, so a million-row crawl would hold every batch
+    con.from_arrow(data).query(
+        "_batch", f"INSERT INTO {table} BY NAME SELECT {int(snapshot_id)} AS snapshot_id, * "
+                  "FROM _batch")
     return data.num_rows
 
 

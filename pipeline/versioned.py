@@ -76,7 +76,10 @@ def open_stage(con: duckdb.DuckDBPyConnection, table: str) -> str:
     """A temporary table with the row columns of `table` (plus snapshot_id) to load into."""
     stage = STAGE.format(table=table)
     cols = ", ".join(f'"{c}"' for c in _columns(con, table))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS "
+    # a table of the database, not TEMP: inside the load's transaction DuckDB writes large
+    # appends to the database file as they come, so a million staged rows are not held in
+    # memory (a TEMP table is); the table never outlives the transaction (merge drops it)
+    con.execute(f"CREATE OR REPLACE TABLE {stage} AS "
                 f"SELECT snapshot_id, {cols} FROM {table} LIMIT 0")
     return stage
 
@@ -90,30 +93,34 @@ def merge(con: duckdb.DuckDBPyConnection, table: str, spec: Versioned, snapshot_
     quoted = ", ".join(f'"{c}"' for c in cols)
     keys = ", ".join(f'"{k}"' for k in key)
     on = " AND ".join(f's."{k}" IS NOT DISTINCT FROM p."{k}"' for k in key)
+    # staged row -> its content hash and its version: the parent snapshot's if it has the row
+    # unchanged, else a new id (numbered in key order). Only the row's position is kept here,
+    # not its columns, so numbering a million rows sorts three small columns, not the rows.
+    base = con.execute(f"SELECT coalesce(max(version_id), 0) FROM {table}").fetchall()[0][0]
+    s_keys = ", ".join(f's."{k}"' for k in key)
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _matched AS
-        WITH s AS (SELECT {quoted}, hash({quoted}) AS row_hash FROM {stage}),
+        CREATE OR REPLACE TABLE _matched AS
+        WITH s AS (SELECT rowid AS rid, {keys}, hash({quoted}) AS row_hash FROM {stage}),
              p AS (SELECT v.version_id, v.row_hash, {", ".join(f'v."{k}"' for k in key)}
                    FROM {members} m JOIN {table} v USING (version_id)
                    WHERE m.snapshot_id = $parent)
-        SELECT s.*, p.version_id FROM s LEFT JOIN p ON {on} AND s.row_hash = p.row_hash
-    """, {"parent": parent})
-    base = con.execute(f"SELECT coalesce(max(version_id), 0) FROM {table}").fetchall()[0][0]
+        SELECT s.rid, s.row_hash, p.version_id IS NULL AS is_new,
+               coalesce(p.version_id, $base + row_number() OVER (
+                   PARTITION BY p.version_id IS NULL ORDER BY {s_keys}, s.row_hash)) AS version_id
+        FROM s LEFT JOIN p ON {on} AND s.row_hash = p.row_hash
+    """, {"parent": parent, "base": base})
     con.execute(f"""
         INSERT INTO {table} BY NAME
-        SELECT $base + row_number() OVER (ORDER BY {keys}, row_hash) AS version_id,
-               $snapshot AS snapshot_id, row_hash, {quoted}
-        FROM _matched WHERE version_id IS NULL
-    """, {"base": base, "snapshot": snapshot_id})
+        SELECT m.version_id, $snapshot AS snapshot_id, m.row_hash,
+               {", ".join(f's."{c}"' for c in cols)}
+        FROM {stage} s JOIN _matched m ON s.rowid = m.rid WHERE m.is_new
+        ORDER BY m.version_id
+    """, {"snapshot": snapshot_id})
     con.execute(f"""
-        INSERT INTO {members}
-        SELECT $snapshot, version_id FROM (
-            SELECT version_id FROM _matched WHERE version_id IS NOT NULL
-            UNION ALL SELECT version_id FROM {table} WHERE snapshot_id = $snapshot)
-        ORDER BY version_id
+        INSERT INTO {members} SELECT $snapshot, version_id FROM _matched ORDER BY version_id
     """, {"snapshot": snapshot_id})
     rows, new = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE version_id IS NULL) FROM _matched"
+        "SELECT count(*), count(*) FILTER (WHERE is_new) FROM _matched"
     ).fetchall()[0]
     removed_sql = (f"SELECT {keys} FROM {table}_at({int(parent or 0)}) EXCEPT "
                    f"SELECT {keys} FROM {stage} ORDER BY ALL")
@@ -126,7 +133,7 @@ def merge(con: duckdb.DuckDBPyConnection, table: str, spec: Versioned, snapshot_
         return Merged(rows, new, removed, files)
     changes = staging_dir / f"{table}.changes.parquet"
     con.execute(f"COPY (SELECT {quoted} FROM {table} WHERE snapshot_id = {int(snapshot_id)} "
-                f"ORDER BY {keys}) TO '{_path(changes)}' (FORMAT parquet, COMPRESSION zstd)")
+                f") TO '{_path(changes)}' (FORMAT parquet, COMPRESSION zstd)")
     files.append((changes.name, changes))
     if removed:
         gone = staging_dir / f"{table}.removed.parquet"

@@ -642,3 +642,24 @@ def outputs(path: Path) -> str:
 
     done = nbformat.read(path, as_version=4)
     return json.dumps([c.get("outputs", []) for c in done.cells if c.cell_type == "code"])
+
+
+def test_loading_batches_in_the_transaction_does_not_hold_them(tmp_path):
+    """A crawl's batches are loaded inside one transaction; the loader must not keep each Arrow
+    batch alive until COMMIT (a registered Arrow table is), or a million-model crawl holds them
+    all in memory at once."""
+    from pipeline.collect import insert_batch
+
+    con = duckdb.connect(str(tmp_path / "t.duckdb"))
+    con.execute("CREATE TABLE t (snapshot_id BIGINT, id VARCHAR, tags VARCHAR[])")
+    con.execute("BEGIN TRANSACTION")
+    before = pa.total_allocated_bytes()
+    for i in range(20):
+        batch = pa.table({"id": [f"org/model-{i}-{j}-{'x' * 40}" for j in range(5000)],
+                          "tags": [["pytorch", "transformers"]] * 5000})
+        insert_batch(con, "t", 1, batch)
+        del batch
+    held = pa.total_allocated_bytes() - before
+    con.execute("COMMIT")
+    assert con.execute("SELECT count(*) FROM t").fetchall()[0][0] == 100_000
+    assert held < 2 * 2**20, f"{held / 2**20:.1f} MiB of Arrow batches held until COMMIT"
