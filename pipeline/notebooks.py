@@ -50,6 +50,12 @@ def html_exporter():
                         template_file="adoption.html.j2")
 
 
+#: nbclient's own logger says "Executing notebook with kernel: python3" for every notebook;
+#: we print one line per notebook ourselves, and keep its warnings and errors
+_QUIET = logging.getLogger("pipeline.nbclient")
+_QUIET.setLevel(logging.WARNING)
+
+
 def execute(notebook: Path, out_dir: Path, timeout: int = 600) -> Path:
     import nbformat
     from nbclient import NotebookClient
@@ -59,7 +65,8 @@ def execute(notebook: Path, out_dir: Path, timeout: int = 600) -> Path:
     with tempfile.TemporaryDirectory(prefix="adoption-kernel-") as sockets:
         config = Config({"KernelManager": {"transport": "ipc", "ip": f"{sockets}/kernel"}})
         NotebookClient(nb, timeout=timeout, kernel_name="python3", config=config,
-                       resources={"metadata": {"path": str(notebook.parent)}}).execute()
+                       resources={"metadata": {"path": str(notebook.parent)}},
+                       log=_QUIET).execute()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / notebook.name
     html, _ = html_exporter().from_notebook_node(nb)
