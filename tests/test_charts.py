@@ -191,6 +191,11 @@ def test_scorecard_axis_is_the_difference_in_tolerances():
     x = placed(rows, rules)["x_as_of_article"].tolist()
     assert x[0] == pytest.approx(-0.5) and x[1] == pytest.approx(-2.0) and x[2] < 0
     assert pd.isna(x[3])
+    # a comparison ("at least 1.5 times as many") is placed too, today's value beside it
+    ratio = pd.DataFrame({"figure_id": ["r"], "article_value": [1.5],
+                          "ours_as_of_article": [None], "ours_today": [0.4]})
+    today = placed(ratio, {"r": {"comparison": "ge", "tolerance": "0"}})["x_today"].tolist()
+    assert today[0] == pytest.approx(-2.2)
 
 
 def test_scorecard_legend_shows_only_what_is_drawn(cli, env, conference_server):

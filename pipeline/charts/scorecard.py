@@ -54,7 +54,7 @@ def placed(rows: pd.DataFrame, rules: dict[str, dict]) -> pd.DataFrame:
                     if pd.notna(article) else np.nan)
     out["comparison"] = comparison
     out["tolerance_unit"] = unit
-    numeric = out["comparison"].isin(["approx", "lt", "gt"])
+    numeric = out["comparison"].isin(["approx", "lt", "gt", "ge"])
     for col, name in (("ours_as_of_article", "x_as_of_article"), ("ours_today", "x_today")):
         values = pd.to_numeric(out[col], errors="coerce")
         article = pd.to_numeric(out["article_value"], errors="coerce")
@@ -96,7 +96,7 @@ def _draw(con: duckdb.DuckDBPyConnection) -> Drawn:
             pass  # nothing to place: the text on the right says why
         elif r["comparison"] == "lt":
             ax.fill_between([-LIMIT - 0.5, 0], y - 0.4, y + 0.4, color=BAND, lw=0)
-        elif r["comparison"] == "gt":
+        elif r["comparison"] in ("gt", "ge"):
             ax.fill_between([0, LIMIT + 0.5], y - 0.4, y + 0.4, color=BAND, lw=0)
         elif pd.notna(r["tolerance_unit"]):
             ax.fill_between([-1, 1], y - 0.4, y + 0.4, color=BAND, lw=0)
