@@ -217,6 +217,14 @@ def table(head: list[str], rows: list[tuple[str, list[str]]], numeric: set[int])
             + f"</tr></thead><tbody>{body}</tbody></table></div>")
 
 
+def _why(row: dict) -> str:
+    """The computed reason (e.g. the migration figure's alternative reading), in bold as in the
+    README's scorecard, then the reference file's note on the definition."""
+    reason = row.get("reason")
+    note = esc(row.get("note"))
+    return f"<strong>{esc(reason)}.</strong> {note}" if reason else note
+
+
 def _figure_rows(rows: list[dict], with_section: bool) -> str:
     titles = {s.key: s.title for s in SECTIONS}
     out = []
@@ -231,7 +239,7 @@ def _figure_rows(rows: list[dict], with_section: bool) -> str:
         cells += [esc(fmt_value(r.get("article_value"), unit)) + esc(unit_text),
                   esc(fmt_value(r.get("ours_as_of_article"), unit)),
                   esc(fmt_value(r.get("ours_today"), unit)),
-                  _status(r.get("status")), esc(r.get("tolerance")), esc(r.get("note"))]
+                  _status(r.get("status")), esc(r.get("tolerance")), _why(r)]
         out.append((f' data-figure-id="{esc(r["figure_id"])}"', cells))
     head = ["Figure"] + (["Section"] if with_section else []) + [
         "Article", "Ours, as of the article", "Ours, today", "Status", "Tolerance",

@@ -6,6 +6,7 @@ downloaded). Screenshots land in data/site/_screenshots/ (git-ignored) for a per
 from __future__ import annotations
 
 import csv
+import html
 import os
 import re
 import shutil
@@ -140,6 +141,13 @@ def test_site_after_the_offline_refresh_in_a_browser(cli, env, conference_server
     assert "refresh --source papers_with_code" in seen["sections"]["pwc"]
     assert seen["sections"]["research"] == "" and seen["sections"]["migration"] == ""
     assert len(seen["notebooks"]) == 5
+    page = (site / "index.html").read_text()
+    with (env.results_dir / "scorecard.csv").open() as fh:
+        reasons = {r["figure_id"]: r["reason"] for r in csv.DictReader(fh) if r["reason"]}
+    assert "migration_tf_to_pt_pct" in reasons  # the alternative reading of the definition
+    for figure_id, reason in reasons.items():
+        row = re.search(rf'<tr data-figure-id="{figure_id}">.*?</tr>', page, re.S)
+        assert row and html.escape(reason) in row.group(0), figure_id
     for notebook in (site / "notebooks").glob("*.html"):
         assert not re.search(r"<script[^>]+src=[\"']?(https?:)?//", notebook.read_text())
 

@@ -177,7 +177,7 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, list[dict]]]:
                 f"incomplete copy of the pinned data: {len(missing)} of the {len(MANIFEST)} "
                 f"files are missing ({', '.join(missing[:5])}"
                 f"{', ...' if len(missing) > 5 else ''}) in {ctx.origin.base}",
-                "restore them (or point ADOPTION_CONFERENCES_URL at a complete copy); the "
+                "restore them or point ADOPTION_CONFERENCES_URL at a complete copy; the "
                 "previous snapshot stays current")
     payloads: dict[str, bytes] = {}
     for rel in files:
