@@ -30,6 +30,7 @@ sub-folder project of a repository (`<repository>/tree/HEAD/<path>`).
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 
@@ -49,6 +50,9 @@ RULES = {
         re.IGNORECASE),
     "keras": re.compile(rf"{_START}keras{_END}", re.IGNORECASE),
 }
+#: every text a rule above (or JAX_WORD) matches holds one of these words, case-folded:
+#: `match_frameworks` skips the rules on a posting without any. Change both together.
+KEYWORDS = ("pytorch", "tensorflow", "tfjs", "tf.js", "tflite", "tf.keras", "keras", "jax")
 #: a "jax" word that is not a Java API ("JAXB" is no word match anyway) nor an e-mail/handle
 #: (`jaxlib` is matched too: rule 1)
 JAX_WORD = re.compile(r"(?<![a-z0-9@])jax(?:lib)?(?![a-z0-9@])(?!-(?:rs|ws|rpc|b|p)(?![a-z0-9]))",
@@ -105,9 +109,48 @@ def mentions_jax(plain: str) -> bool:
     return any(_jax_word_counts(plain, w.start(), w.end()) for w in JAX_WORD.finditer(plain))
 
 
+#: entities that can stand for a keyword's character (numeric ones, and "&period;")
+_CHAR_ENTITY = re.compile(r"&(?:#(x[0-9a-f]+|[0-9]+)|period;)")
+
+
+def _fold(text: str) -> str:
+    """Case-folded as the rules' IGNORECASE matches: casefold() maps "ſ" to s and the Kelvin
+    sign to k; Python's re also lets a dotless "ı" match i."""
+    return text.casefold().replace("ı", "i")
+
+
+@functools.cache
+def _entity_spells_keyword_char(code: str, chars: frozenset[str]) -> bool:
+    """`code` (the part of "&#...;" after "#", or "" for "&period;") decodes to a letter or
+    dot that some keyword uses."""
+    if not code:
+        return True
+    point = int(code[1:], 16) if code[0] == "x" else int(code)
+    return point < 0x110000 and any(c in chars for c in _fold(chr(point)))
+
+
+def _encodes_keyword_char(folded: str) -> bool:
+    """An entity in the (folded) HTML decodes to a letter or dot that some keyword uses."""
+    chars = frozenset("".join(KEYWORDS))
+    return "&" in folded and any(_entity_spells_keyword_char(code, chars)
+                                 for code in set(_CHAR_ENTITY.findall(folded)))
+
+
 def match_frameworks(text: str) -> dict[str, bool]:
-    """Which frameworks a posting (HTML as served) mentions, by the rules above."""
-    plain = plain_text(text)
+    """Which frameworks a posting (HTML as served) mentions, by the rules above.
+
+    Most postings name no framework (~97% of the HN mirror's), and turning HTML into visible
+    text costs most of the time; so the rules run only on postings whose HTML holds a keyword,
+    or an entity that could spell part of one. Removing tags only splits words and unescaping
+    is the only way to make a letter, so the answer is the same either way."""
+    folded = _fold(text or "")
+    if not any(word in folded for word in KEYWORDS) and not _encodes_keyword_char(folded):
+        return dict.fromkeys(FRAMEWORKS, False)
+    return match_plain(plain_text(text))
+
+
+def match_plain(plain: str) -> dict[str, bool]:
+    """The rules above on a posting's visible text (see `plain_text`)."""
     return {name: mentions_jax(plain) if name == "jax" else bool(RULES[name].search(plain))
             for name in FRAMEWORKS}
 

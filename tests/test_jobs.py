@@ -305,6 +305,7 @@ def test_changed_rules_are_reapplied_from_stored_text(cli, env, hand_server, mon
     assert cli("refresh", "--source", "jobs_hn").rc == 0
     requests = len(hand_server.requests)
     monkeypatch.setitem(rules.RULES, "pytorch", re.compile(r"(?<![a-z0-9])(py)?torch", re.I))
+    monkeypatch.setattr(rules, "KEYWORDS", (*rules.KEYWORDS, "torch"))  # changed together
     assert cli("analyze", "--force").rc == 0
     assert len(hand_server.requests) == requests  # nothing refetched
     pt = db(env).execute("SELECT pytorch FROM out_jobs__hn_monthly "

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from pipeline.rules import match_frameworks, plain_text, repo_identities
+from pipeline.rules import match_frameworks, match_plain, plain_text, repo_identities
 from tests.conftest import HN_MIRROR
 
 
@@ -74,6 +74,30 @@ def test_jax_on_real_mirror_postings():
     for text in ml:
         assert not jax("Jacksonville, FL (JAX) | Onsite<p>" + text)
         assert not jax(text + "<p>Apply to Jax, our recruiter.")
+
+
+@pytest.mark.parametrize("text, names", [
+    ("We train in &#80;yTorch", {"pytorch"}),          # a numeric entity spells a letter
+    ("Demos in tf&period;js", {"tensorflow"}),          # a named entity spells the dot
+    ("Deep learning with &#x4b;eras", {"keras"}),       # hex entity, upper case
+    ("Deep learning with \u212aeras", {"keras"}),       # Kelvin sign: IGNORECASE matches k
+    ("On-device: tfl\u0131te models", {"tensorflow"}),  # dotless i: IGNORECASE matches i
+    ("Google ja&#x78; on TPUs", {"jax"}),
+    ("Py<b>Torch</b> and Ke&shy;ras", set()),           # a tag or soft hyphen splits the word
+    ("Go &amp; Postgres &#x2F; no ML&#x27;s here", set()),
+])
+def test_the_keyword_shortcut_never_changes_a_match(text, names):
+    """match_frameworks skips the rules when the HTML holds no keyword and no entity that could
+    spell one; the answer must equal the rules run on the visible text."""
+    assert match_frameworks(text) == match_plain(plain_text(text))
+    assert {n for n, hit in match_frameworks(text).items() if hit} == names
+
+
+def test_the_keyword_shortcut_on_every_real_posting():
+    postings = mirror_postings()
+    got = {i: match_frameworks(t) for i, t in postings.items()}
+    assert got == {i: match_plain(plain_text(t)) for i, t in postings.items()}
+    assert 0 < sum(any(flags.values()) for flags in got.values()) < len(got)
 
 
 # -- Papers with Code: one repository, one identity ---------------------------------------

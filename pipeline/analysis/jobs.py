@@ -53,16 +53,37 @@ def _ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     ensure_tables(con, "jobs_hn", "jobs_boards", "jobs_adzuna")
 
 
+FLAGS_SCHEMA = pa.schema([("thread_id", pa.int64()), ("month", pa.date32()),
+                          ("comment_id", pa.int64()),
+                          *[(fw, pa.bool_()) for fw in FRAMEWORKS]])
+BATCH_POSTINGS = 20_000
+
+
+def posting_flags(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Every current posting's ids and framework flags (the rules re-applied to its text).
+    Texts (~1.3 KB each) are read in batches on a cursor of their own, so 15 years of threads
+    never sit in memory at once; only ids and flags are kept. (The cursor sees committed data
+    only: with no HN snapshot, the tables may exist only in this analysis' transaction.)"""
+    if current_snapshot_id(con, "jobs_hn") is None:
+        return FLAGS_SCHEMA.empty_table()
+    parts = []
+    cursor = con.cursor()
+    try:
+        for batch in cursor.sql(HN_POSTINGS).to_arrow_reader(BATCH_POSTINGS):
+            flags = [match_frameworks(t) for t in batch.column("text").to_pylist()]
+            parts.append(pa.table({
+                "thread_id": batch.column("thread_id"), "month": batch.column("month"),
+                "comment_id": batch.column("comment_id"),
+                **{fw: pa.array([f[fw] for f in flags], pa.bool_()) for fw in FRAMEWORKS},
+            }).cast(FLAGS_SCHEMA))
+    finally:
+        cursor.close()
+    return pa.concat_tables(parts) if parts else FLAGS_SCHEMA.empty_table()
+
+
 def build_hn(con: duckdb.DuckDBPyConnection) -> None:
     """core_jobs_hn__postings (rules re-applied to the text) and the monthly/yearly tables."""
-    rows = con.execute(HN_POSTINGS).fetchall()
-    flags = [match_frameworks(r[3]) for r in rows]
-    table = pa.table({
-        "thread_id": pa.array([r[0] for r in rows], pa.int64()),
-        "month": pa.array([r[1] for r in rows], pa.date32()),
-        "comment_id": pa.array([r[2] for r in rows], pa.int64()),
-        **{fw: pa.array([f[fw] for f in flags], pa.bool_()) for fw in FRAMEWORKS},
-    })
+    table = posting_flags(con)
     con.register("_hn_flags", table)
     try:
         con.execute("""
