@@ -77,9 +77,15 @@ _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 
 
+#: a numeric reference beyond Unicode (html.unescape gives U+FFFD for it, but raises on one of
+#: over 4,300 digits, Python's limit for int())
+_HUGE_CHARREF = re.compile(r"&#(?:[xX]0*[1-9a-fA-F][0-9a-fA-F]{8,}|0*[1-9][0-9]{9,});?")
+
+
 def plain_text(text: str) -> str:
     """A posting's visible text: tags replaced by spaces, entities unescaped, spaces collapsed."""
-    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", text or ""))).strip()
+    text = _HUGE_CHARREF.sub("\ufffd", _TAG.sub(" ", text or ""))
+    return _SPACE.sub(" ", html.unescape(text)).strip()
 
 
 def _near(pattern: re.Pattern, plain: str, start: int, end: int, chars: int) -> bool:
@@ -109,8 +115,9 @@ def mentions_jax(plain: str) -> bool:
     return any(_jax_word_counts(plain, w.start(), w.end()) for w in JAX_WORD.finditer(plain))
 
 
-#: entities that can stand for a keyword's character (numeric ones, and "&period;")
-_CHAR_ENTITY = re.compile(r"&(?:#(x[0-9a-f]+|[0-9]+)|period;)")
+#: entities that can stand for a keyword's character (numeric ones, and "&period;"); a longer
+#: number is read by its first digits only: at worst the rules run when they need not
+_CHAR_ENTITY = re.compile(r"&(?:#(x0*[0-9a-f]{1,8}|0*[0-9]{1,9})|period;)")
 
 
 def _fold(text: str) -> str:

@@ -85,6 +85,8 @@ def test_jax_on_real_mirror_postings():
     ("Google ja&#x78; on TPUs", {"jax"}),
     ("Py<b>Torch</b> and Ke&shy;ras", set()),           # a tag or soft hyphen splits the word
     ("Go &amp; Postgres &#x2F; no ML&#x27;s here", set()),
+    ("&#0000000080;yTorch with leading zeros", {"pytorch"}),
+    ("&#" + "9" * 5000 + "; a hostile reference, then keras", {"keras"}),  # no int() overflow
 ])
 def test_the_keyword_shortcut_never_changes_a_match(text, names):
     """match_frameworks skips the rules when the HTML holds no keyword and no entity that could
