@@ -25,26 +25,14 @@ from pipeline.config import PROJECT_ROOT
 HF_MODELS = 2_500_000
 HN_MONTHS = 15 * 12
 HN_POSTINGS_PER_MONTH = 700
-HN_MIRROR = PROJECT_ROOT.parent / "shared" / "mirror" / "hn"
-
-
-def real_posting_texts() -> list[str]:
-    """The HN mirror's real posting texts (read in place): real length (~1,300 characters),
-    HTML and entities, and the real share that names a framework at all (a few percent)."""
-    texts = [child["text"] for path in sorted(HN_MIRROR.glob("*.json"))
-             for child in json.loads(path.read_text())["children"] if child.get("text")]
-    if not texts:
-        raise SystemExit(f"analysis_scale: the HN mirror is missing at {HN_MIRROR}; the "
-                         "synthetic threads reuse its real posting texts")
-    return texts
-
-
 def write_hn_threads(root: Path, months: int, per_month: int) -> None:
     """Synthetic Algolia item trees, one file per month, newest month = 2026-10, whose
     postings cycle through the mirror's real texts."""
     import calendar
 
-    texts = real_posting_texts()
+    from tests.conftest import mirror_postings
+
+    texts = list(mirror_postings().values())
     root.mkdir(parents=True, exist_ok=True)
     year, month = 2026, 10
     for index in range(months):
@@ -68,6 +56,7 @@ def build(workdir: Path, scale: float) -> dict[str, str]:
     """Synthetic upstream folders; returns the environment that points the sources at them."""
     from benchmarks.pwc_scale import synthetic
     from pipeline.sources.hf_models import HUB_STATS_REL
+    from tests.conftest import CONFERENCE_MIRROR
     from tests.fakes import pwc
     from tests.fakes.hf_hub import hub_stats_parquet
 
@@ -83,8 +72,7 @@ def build(workdir: Path, scale: float) -> dict[str, str]:
         "ADOPTION_HF_MODELS_URL": str(hf_dir),
         "ADOPTION_PAPERS_WITH_CODE_URL": str(pwc_dir),
         "ADOPTION_JOBS_HN_URL": str(workdir / "hn"),
-        "ADOPTION_CONFERENCES_URL": str(PROJECT_ROOT.parent / "shared" / "mirror"
-                                        / "pytorch-vs-tensorflow"),
+        "ADOPTION_CONFERENCES_URL": str(CONFERENCE_MIRROR),
     }
 
 

@@ -127,19 +127,18 @@ def _fold(text: str) -> str:
 
 
 @functools.cache
-def _entity_spells_keyword_char(code: str, chars: frozenset[str]) -> bool:
+def _entity_spells_keyword_char(code: str, keywords: tuple[str, ...]) -> bool:
     """`code` (the part of "&#...;" after "#", or "" for "&period;") decodes to a letter or
-    dot that some keyword uses."""
+    dot that one of `keywords` uses (cached per code and keyword list)."""
     if not code:
         return True
     point = int(code[1:], 16) if code[0] == "x" else int(code)
-    return point < 0x110000 and any(c in chars for c in _fold(chr(point)))
+    return point < 0x110000 and any(c in word for c in _fold(chr(point)) for word in keywords)
 
 
 def _encodes_keyword_char(folded: str) -> bool:
     """An entity in the (folded) HTML decodes to a letter or dot that some keyword uses."""
-    chars = frozenset("".join(KEYWORDS))
-    return "&" in folded and any(_entity_spells_keyword_char(code, chars)
+    return "&" in folded and any(_entity_spells_keyword_char(code, KEYWORDS)
                                  for code in set(_CHAR_ENTITY.findall(folded)))
 
 

@@ -4,6 +4,7 @@ in the repository's data/charts/."""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,17 @@ SHARED_MIRROR = Path(os.environ.get("ADOPTION_SHARED_MIRROR",
                                     PROJECT_ROOT.parent / "shared" / "mirror"))
 CONFERENCE_MIRROR = SHARED_MIRROR / "pytorch-vs-tensorflow"
 HN_MIRROR = SHARED_MIRROR / "hn"
+
+
+def mirror_postings() -> dict[int, str]:
+    """The HN mirror's real posting texts by comment id, read in place (never copied)."""
+    postings = {}
+    for path in sorted(HN_MIRROR.glob("*.json")):
+        for child in json.loads(path.read_text())["children"]:
+            if child.get("text"):
+                postings[child["id"]] = child["text"]
+    assert postings, f"HN mirror missing at {HN_MIRROR}"
+    return postings
 
 
 @pytest.fixture

@@ -4,12 +4,10 @@ repository identity of Papers with Code links. Counter-examples from the methodo
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from pipeline.rules import match_frameworks, match_plain, plain_text, repo_identities
-from tests.conftest import HN_MIRROR
+from tests.conftest import mirror_postings
 
 
 def jax(text: str) -> bool:
@@ -45,16 +43,6 @@ def test_jax_counter_examples_do_not_count(text):
 ])
 def test_jax_in_an_ml_sense_counts(text):
     assert jax(text)
-
-
-def mirror_postings() -> dict[int, str]:
-    postings = {}
-    for path in sorted(HN_MIRROR.glob("*.json")):
-        for child in json.loads(path.read_text())["children"]:
-            if child.get("text"):
-                postings[child["id"]] = child["text"]
-    assert postings, f"HN mirror missing at {HN_MIRROR}"
-    return postings
 
 
 def test_jax_on_real_mirror_postings():
