@@ -20,6 +20,17 @@ CONFERENCE_MIRROR = SHARED_MIRROR / "pytorch-vs-tensorflow"
 HN_MIRROR = SHARED_MIRROR / "hn"
 
 
+def mirror_dir(name: str) -> Path:
+    """A real mirror folder (`hn-2021-2026`, `hub-2022-02`, `pmlr`, ...) under
+    ADOPTION_SHARED_MIRROR, read in place (never copied into the repository); a test that needs
+    one and runs where it is absent is skipped with a reason naming the mirror."""
+    path = SHARED_MIRROR / name
+    if not (path / "SOURCE.md").is_file():
+        pytest.skip(f"real mirror '{name}' not found at {path}: set ADOPTION_SHARED_MIRROR to "
+                    "the folder holding it")
+    return path
+
+
 def mirror_postings() -> dict[int, str]:
     """The HN mirror's real posting texts by comment id, read in place (never copied)."""
     postings = {}
