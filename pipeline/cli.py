@@ -380,7 +380,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     options = {k: getattr(args, k, None) for k in ("limit", "hf_mode", "restart", "accept_drop",
                                                    "force")}
     with exclusive_lock(settings.db_path, args.command) as lock:
-        con = connect(settings.db_path)
+        con = connect(settings.db_path, raw_dir=settings.raw_dir)
         try:
             if args.command in ("prune", "export"):
                 return _maintain(con, settings, args)
@@ -398,7 +398,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 ok = run_charts(con, settings, force=args.force) and ok
             if args.command in ("refresh", "report"):
                 run_report(con, settings)
-            if args.command in ("refresh", "site"):
+            if args.command == "site":  # `make refresh` builds it once, after the notebooks
                 from pipeline.site import build_site
 
                 try:

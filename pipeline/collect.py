@@ -17,7 +17,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import shutil
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +28,30 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from pipeline import versioned
+from pipeline import mirrors, versioned
 from pipeline.config import Settings
 from pipeline.errors import SourceError, SuspiciousDrop, Unchanged
 from pipeline.http import Origin, redact
 from pipeline.source import CollectContext, Source
-from pipeline.store import current_snapshot_id, fetch_one, utcnow
+from pipeline.store import current_snapshot_id, fetch_one, stored_raw_dir, utcnow
 
 log = logging.getLogger("pipeline")
 DROP_THRESHOLD = 0.5
+#: test hook: set to a pause point ("batch-inserted": after the first batch is inserted;
+#: "before-commit": everything written, the ledger says ok, the raw folder is placed) and a
+#: load stops there, says so on stderr and waits to be killed - so the fault suite kills a
+#: load at an exact moment, synchronised on that line, never on a timer. Unset: no effect.
+PAUSE_VARIABLE = "ADOPTION_TEST_PAUSE"
+
+
+def pause_point(point: str) -> None:
+    """Stop here for good if the test hook asks for `point` (see PAUSE_VARIABLE)."""
+    if os.environ.get(PAUSE_VARIABLE) != point:
+        return
+    sys.stderr.write(f"test-pause: {point} (pid {os.getpid()})\n")
+    sys.stderr.flush()
+    while True:
+        signal.pause()
 
 
 def _as_arrow(batch: Any) -> pa.Table:
@@ -71,7 +89,8 @@ def _start_snapshot(con: duckdb.DuckDBPyConnection, source: Source, origin: Orig
         "INSERT INTO snapshots (snapshot_id, source, started_at, status, origin_url, parameters, "
         "licence, raw_dir) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
         [snapshot_id, source.name, utcnow(), redact(origin.base),
-         json.dumps(options, default=str), source.licence, str(final_dir)],
+         json.dumps(options, default=str), source.licence,
+         stored_raw_dir(settings.raw_dir, final_dir)],
     )
     return snapshot_id, final_dir
 
@@ -108,6 +127,8 @@ def run_source(con: duckdb.DuckDBPyConnection, source: Source, settings: Setting
             if table not in source.tables:
                 raise ctx.fail(f"collector produced rows for undeclared table {table}")
             counts[table] += insert_batch(con, stages.get(table, table), snapshot_id, batch)
+            if sum(counts.values()):
+                pause_point("batch-inserted")
         _merge_versioned(ctx, counts)
         rows = counts[source.primary_table] if ctx.row_count is None else ctx.row_count
         if ctx.unchanged():
@@ -120,6 +141,8 @@ def run_source(con: duckdb.DuckDBPyConnection, source: Source, settings: Setting
             )
         drop = bool(not ctx.partial and prev_rows and rows < DROP_THRESHOLD * prev_rows
                     and not options.get("accept_drop"))
+        # a local folder is named by the public origin it is a verified copy of, never its path
+        ctx.parameters.update(mirrors.provenance(ctx.origin.local, settings.raw_dir))
         sha = ctx.manifest_sha256()
         con.execute(
             "UPDATE snapshots SET status = 'ok', finished_at = ?, row_count = ?, sha256 = ?, "
@@ -129,6 +152,7 @@ def run_source(con: duckdb.DuckDBPyConnection, source: Source, settings: Setting
              ctx.partial, not drop, snapshot_id],
         )
         _place_raw(ctx, staging, final_dir, sha)
+        pause_point("before-commit")
         con.execute("COMMIT")
     except Unchanged as exc:
         _roll_back(con, staging, final_dir)
@@ -215,6 +239,7 @@ def _place_raw(ctx: CollectContext, staging: Path, final_dir: Path, sha: str) ->
         "source": ctx.source.name,
         "snapshot_id": ctx.snapshot_id,
         "origin": redact(ctx.origin.base),
+        "public_origin": ctx.parameters.get("public_origin"),
         "accessed_at": utcnow().isoformat(timespec="seconds") + "Z",
         "licence": ctx.source.licence,
         "sha256": sha,

@@ -21,10 +21,51 @@ from typing import Any
 
 from pipeline.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("pipeline.config")
+#: where this code lives; used only to say where it came from, never to place data
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def is_checkout(folder: Path) -> bool:
+    """Whether `folder` is a framework-adoption checkout (its code and reference data)."""
+    return (folder / "pipeline" / "__init__.py").is_file() and \
+        (folder / "data" / "reference" / "article_figures.csv").is_file()
+
+
+def find_project_root() -> Path | None:
+    """The checkout in use: ADOPTION_ROOT, else the nearest checkout at or above the working
+    directory (so a copied checkout, a notebook kernel in `notebooks/` or a command run in a
+    sub-folder all use their own `data/`); None when there is none."""
+    named = os.environ.get("ADOPTION_ROOT", "").strip()
+    if named:
+        return Path(named).expanduser().resolve()
+    try:
+        here = Path.cwd().resolve()
+    except OSError:  # the working directory was deleted
+        return None
+    return next((f for f in (here, *here.parents) if is_checkout(f)), None)
+
+
+_FOUND_ROOT = find_project_root()
+#: the project root of the checkout in use (see find_project_root); every default path
+#: (data/, published/, data/reference/, notebooks/, adoption.toml) resolves from it
+PROJECT_ROOT = _FOUND_ROOT or PACKAGE_ROOT
 REFERENCE_DIR = PROJECT_ROOT / "data" / "reference"
 PUBLISHED_DIR = PROJECT_ROOT / "published"
-log = logging.getLogger("pipeline.config")
+
+
+def check_project_root() -> Path:
+    """PROJECT_ROOT, or ConfigError when the command does not run inside a checkout (it would
+    otherwise read and write the data of wherever the package was installed from)."""
+    named = os.environ.get("ADOPTION_ROOT", "").strip()
+    if _FOUND_ROOT is None:
+        raise ConfigError(f"no framework-adoption checkout at or above {Path.cwd()}: run the "
+                          "command inside the project folder, or set ADOPTION_ROOT to it")
+    if named and not is_checkout(_FOUND_ROOT):
+        raise ConfigError(f"ADOPTION_ROOT={named!r} is not a framework-adoption checkout (no "
+                          "pipeline/ and data/reference/article_figures.csv in it); set it to "
+                          "the project folder or unset it")
+    return _FOUND_ROOT
 
 #: the keys `adoption.toml` may hold outside [sources.*], with their kinds
 FILE_KEYS: dict[str, dict[str, type]] = {
@@ -45,7 +86,16 @@ _warned: set[str] = set()
 
 
 def config_path() -> Path:
-    return Path(os.environ.get("ADOPTION_CONFIG", PROJECT_ROOT / "adoption.toml"))
+    return Path(os.environ.get("ADOPTION_CONFIG") or PROJECT_ROOT / "adoption.toml").absolute()
+
+
+def _absolute(value: str | Path, from_file: bool) -> Path:
+    """A configured path as an absolute one: a relative path in the config file is relative to
+    the file's folder, one in the environment to the working directory."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path
+    return (config_path().parent / path) if from_file else path.absolute()
 
 
 def _load_config_file() -> dict:
@@ -138,23 +188,33 @@ class Settings:
                     if key not in FILE_KEYS[section]:
                         warn_once(f"{config_path()}: unknown key '{key}' in [{section}] is "
                                   f"ignored (known: {', '.join(FILE_KEYS[section])})")
+        check_project_root()
         values: dict[str, Any] = {}
+        from_file: set[str] = set()
         for env, (section, key) in ENV_KEYS.items():
             kind = FILE_KEYS[section][key]
             in_file = cfg.get(section, {}).get(key) if isinstance(cfg.get(section), dict) \
                 else None
             if in_file is not None:  # checked even when an environment variable overrides it
                 values[key] = convert(in_file, kind, f"[{section}] {key}", False)
-                _check_range(f"[{section}] {key}", values[key], 0, strict=key == "timeout")
+                if section == "paths":
+                    from_file.add(key)
+                else:
+                    _check_range(f"[{section}] {key}", values[key], 0, strict=key == "timeout")
             if os.environ.get(env, "").strip():
                 values[key] = convert(os.environ[env], kind, env, from_env=True)
-        data_dir = Path(values.get("data_dir", PROJECT_ROOT / "data"))
+                from_file.discard(key)
+
+        def path(key: str, default: Path) -> Path:
+            return _absolute(values[key], key in from_file) if key in values else default
+
+        data_dir = path("data_dir", PROJECT_ROOT / "data")
         return cls(
             data_dir=data_dir,
-            db_path=Path(values.get("db", data_dir / "adoption.duckdb")),
-            charts_dir=Path(values.get("charts_dir", data_dir / "charts")),
-            results_dir=Path(values.get("results_dir", data_dir / "results")),
-            raw_dir=Path(values.get("raw_dir", data_dir / "raw")),
+            db_path=path("db", data_dir / "adoption.duckdb"),
+            charts_dir=path("charts_dir", data_dir / "charts"),
+            results_dir=path("results_dir", data_dir / "results"),
+            raw_dir=path("raw_dir", data_dir / "raw"),
             http_timeout=_check_range("the HTTP timeout (ADOPTION_HTTP_TIMEOUT / [http] "
                                       "timeout)", values.get("timeout", 30.0), 0, strict=True),
             http_retries=int(_check_range("ADOPTION_HTTP_RETRIES / [http] retries",
@@ -193,7 +253,14 @@ class Settings:
         return convert(value, kind, f"[sources.{source}] {key}", from_env=False)
 
     def source_url(self, source: str, default: str) -> str:
-        return self.source_option(source, "url", default) or default
+        """The source's base: an http(s) or file:// URL or a folder. A relative folder in the
+        config file is relative to the file's folder (so it means the same from any working
+        directory), one in the environment to the working directory."""
+        value = self.source_option(source, "url", default) or default
+        in_env = bool(os.environ.get(env_name(source, "url"), "").strip())
+        if value != default and not in_env and "://" not in value:
+            return str(_absolute(value, from_file=True))
+        return value
 
     def check_sources(self, options: dict[str, dict[str, type]]) -> None:
         """Validate every [sources.*] section and ADOPTION_<SOURCE>_<KEY> variable against the

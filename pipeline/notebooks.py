@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import tempfile
 from pathlib import Path
 
@@ -56,7 +57,22 @@ _QUIET = logging.getLogger("pipeline.nbclient")
 _QUIET.setLevel(logging.WARNING)
 
 
-def execute(notebook: Path, out_dir: Path, timeout: int = 600) -> Path:
+def kernel_env(settings: Settings | None = None) -> dict[str, str]:
+    """The kernel's environment: ours, with this checkout's root and every data path made
+    absolute, so a kernel starting in `notebooks/` reads this run's database and this
+    checkout's code (not those of wherever the package was first installed)."""
+    settings = settings or Settings.from_env()
+    paths = {"ADOPTION_ROOT": PROJECT_ROOT, "ADOPTION_DATA_DIR": settings.data_dir,
+             "ADOPTION_DB": settings.db_path, "ADOPTION_CHARTS_DIR": settings.charts_dir,
+             "ADOPTION_RESULTS_DIR": settings.results_dir, "ADOPTION_RAW_DIR": settings.raw_dir}
+    env = dict(os.environ) | {k: str(Path(v).absolute()) for k, v in paths.items()}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    return env
+
+
+def execute(notebook: Path, out_dir: Path, timeout: int = 600,
+            settings: Settings | None = None) -> Path:
     import nbformat
     from nbclient import NotebookClient
     from traitlets.config import Config
@@ -66,7 +82,7 @@ def execute(notebook: Path, out_dir: Path, timeout: int = 600) -> Path:
         config = Config({"KernelManager": {"transport": "ipc", "ip": f"{sockets}/kernel"}})
         NotebookClient(nb, timeout=timeout, kernel_name="python3", config=config,
                        resources={"metadata": {"path": str(notebook.parent)}},
-                       log=_QUIET).execute()
+                       log=_QUIET).execute(env=kernel_env(settings))
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / notebook.name
     html, _ = html_exporter().from_notebook_node(nb)
@@ -137,7 +153,7 @@ def execute_all(settings: Settings, notebooks_dir: Path = NOTEBOOKS_DIR,
     ok = True
     for notebook in notebooks:
         try:
-            target = execute(notebook, out_dir)
+            target = execute(notebook, out_dir, settings=settings)
         except Exception as exc:  # a cell error: report it, run the other notebooks
             first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             log.error("error: notebook %s failed: %s", notebook.name, first[:300])

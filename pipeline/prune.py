@@ -30,7 +30,7 @@ from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.publish import published_dir
 from pipeline.sources import all_sources, ensure_tables, stored_tables
-from pipeline.store import current_snapshot_id, utcnow
+from pipeline.store import current_snapshot_id, raw_folder_path, utcnow
 
 log = logging.getLogger("pipeline")
 
@@ -85,8 +85,8 @@ def _prune_statements(source) -> list[str]:
     return [s for s in map(str.strip, sql.split(";")) if s]
 
 
-def _referenced_folders(con: duckdb.DuckDBPyConnection, source: str,
-                        pruned: set[int]) -> set[int]:
+def _referenced_folders(con: duckdb.DuckDBPyConnection, source: str, pruned: set[int],
+                        raw_root: Path) -> set[int]:
     """Pruned snapshots whose raw folder a kept snapshot's sidecar still points into."""
     refs: set[int] = set()
     for (raw_dir,) in con.execute(
@@ -94,7 +94,8 @@ def _referenced_folders(con: duckdb.DuckDBPyConnection, source: str,
             "AND raw_dir IS NOT NULL AND NOT list_contains(?, snapshot_id)",
             [source, sorted(pruned)]).fetchall():
         try:
-            files = json.loads((Path(raw_dir) / "_snapshot.json").read_text())["files"]
+            files = json.loads((raw_folder_path(raw_root, raw_dir) / "_snapshot.json")
+                               .read_text())["files"]
         except (OSError, ValueError, KeyError):
             continue
         refs |= {f["kept_in"] for f in files if f.get("kept_in") in pruned}
@@ -124,12 +125,12 @@ def prune(con: duckdb.DuckDBPyConnection, settings: Settings, keep_last: int,
                 con.execute(statement, {"pruned": p.prune} if "$pruned" in statement else None)
             deleted = {t: n - con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
                        for t, n in counts.items()}
-            still_used = _referenced_folders(con, p.source, set(p.prune))
+            still_used = _referenced_folders(con, p.source, set(p.prune), settings.raw_dir)
             freed = 0
             for snapshot_id, raw_dir in con.execute(
                     "SELECT snapshot_id, raw_dir FROM snapshots WHERE list_contains(?, "
                     "snapshot_id) AND raw_dir IS NOT NULL", [p.prune]).fetchall():
-                folder = Path(raw_dir)
+                folder = raw_folder_path(settings.raw_dir, raw_dir)
                 if snapshot_id in still_used or not folder.is_dir():
                     continue
                 aside = folder.with_name(f".pruned-{snapshot_id}")
@@ -172,8 +173,9 @@ def clean_leftovers(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     for aside in settings.raw_dir.glob("*/.pruned-*"):
         rows = con.execute("SELECT status, raw_dir FROM snapshots WHERE snapshot_id = ?",
                            [int(aside.name.rsplit("-", 1)[1])]).fetchall()
-        if rows and rows[0][0] == "ok" and rows[0][1] and not Path(rows[0][1]).exists():
-            aside.rename(rows[0][1])
+        home = raw_folder_path(settings.raw_dir, rows[0][1]) if rows and rows[0][1] else None
+        if rows and rows[0][0] == "ok" and home and not home.exists():
+            aside.rename(home)
         else:
             shutil.rmtree(aside, ignore_errors=True)
 

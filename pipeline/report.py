@@ -154,6 +154,7 @@ def to_markdown(rows: list) -> str:
 
 def sources_markdown(con: duckdb.DuckDBPyConnection) -> str:
     """Per source: licence/terms, current snapshot and last refresh, as a Markdown table."""
+    from pipeline.mirrors import shown_origin
     from pipeline.sources import all_sources
     from pipeline.store import source_status
 
@@ -164,9 +165,12 @@ def sources_markdown(con: duckdb.DuckDBPyConnection) -> str:
         row = status.get(name) or {}
         current = "no data yet"
         if row.get("snapshot_id") is not None:
-            current = (f"#{row['snapshot_id']}, {row['finished_at']:%Y-%m-%d}, "
-                       f"{row['row_count']:,} rows, sha256 `{row['sha256'][:10]}`")
+            current = (f"#{row['snapshot_id']}, {row['data_date']:%Y-%m-%d}, "
+                       f"{row['row_count']:,} rows, sha256 `{row['sha256'][:10]}`, from "
+                       f"{shown_origin(row['origin_url'], row['public_origin'])}")
         last = row.get("last_status") or "never run"
+        if last == "unchanged":  # checked and found the same: as good as ok, and no churn
+            last = "ok"
         if last == "failed":
             last = f"failed: {(row.get('last_error') or '')[:120]}".replace("|", "/")
         lines.append(f"| `{name}` | {source.title} | {source.licence} | {current} | {last} |")

@@ -26,6 +26,7 @@ import duckdb
 
 from pipeline.charts import read_index
 from pipeline.config import Settings
+from pipeline.mirrors import shown_origin
 from pipeline.store import table_exists, utcnow
 
 SCREENSHOTS = "_screenshots"
@@ -275,7 +276,8 @@ def _source_line(name: str, source, row: dict | None) -> str:
                 f"yet. Licence / terms: {esc(source.licence)}</li>")
     return (f"<li><strong>{esc(source.title)}</strong> (<code>{esc(name)}</code>): snapshot "
             f"#{row['snapshot_id']} of {row['finished_at']:%Y-%m-%d %H:%M} UTC, "
-            f"{row['row_count']:,} rows, from <code>{esc(row['origin_url'])}</code>, sha256 "
+            f"{row['row_count']:,} rows, from <code>"
+            f"{esc(shown_origin(row['origin_url'], row.get('public_origin')))}</code>, sha256 "
             f"<code>{esc(row['sha256'])}</code>. Licence / terms: {esc(source.licence)}</li>")
 
 

@@ -192,8 +192,26 @@ def read_status_cache(db_path: Path) -> dict[str, Any] | None:
         return None
 
 
-def connect(db_path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the store, turning lock conflicts and corruption into one-line errors."""
+def stored_raw_dir(raw_root: Path, folder: Path) -> str:
+    """How the ledger records a snapshot's raw folder: relative to the raw root
+    (`<source>/<date>-<id>`), so a copied, moved or restored data folder finds its own
+    payloads; absolute only for a folder outside the root."""
+    try:
+        return folder.relative_to(raw_root).as_posix()
+    except ValueError:
+        return str(folder)
+
+
+def raw_folder_path(raw_root: Path, stored: str) -> Path:
+    """The folder a ledger `raw_dir` names (see stored_raw_dir; an absolute one as it is)."""
+    return raw_root / stored
+
+
+def connect(db_path: Path, read_only: bool = False,
+            raw_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the store, turning lock conflicts and corruption into one-line errors. A writer
+    first cleans up after killed loads (`recover_interrupted`; `raw_dir` is the raw root their
+    placed folders are removed from)."""
     if db_path.is_dir():
         raise DatabaseCorrupt(not_a_file(db_path))
     if read_only and not db_path.exists():
@@ -222,7 +240,7 @@ def connect(db_path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
     try:
         if not read_only:
             con.execute(SCHEMA)
-            recover_interrupted(con)
+            recover_interrupted(con, raw_dir)
         if table_exists(con, "snapshots"):  # touch the data so a damaged file fails here
             con.execute("SELECT count(*), max(sha256) FROM snapshots").fetchall()
     except duckdb.Error as exc:
@@ -252,14 +270,21 @@ def corrupt_error(db_path: Path, detail: str) -> DatabaseCorrupt:
     )
 
 
-def recover_interrupted(con: duckdb.DuckDBPyConnection) -> None:
+def recover_interrupted(con: duckdb.DuckDBPyConnection, raw_root: Path | None = None) -> None:
     """Attempts left `running` by a killed process (we hold the lock, so they are dead): mark
     them failed and remove the raw folder they may have placed before dying (their rows were
-    never committed, so the folder belongs to no snapshot)."""
-    for (raw_dir,) in con.execute(
-            "SELECT raw_dir FROM snapshots WHERE status = 'running' AND raw_dir IS NOT NULL"
+    never committed, so the folder belongs to no snapshot), and its staging folder. Only a
+    folder inside `raw_root` is removed: never one of another checkout's data."""
+    for snapshot_id, source, raw_dir in con.execute(
+            "SELECT snapshot_id, source, raw_dir FROM snapshots WHERE status = 'running'"
     ).fetchall():
-        shutil.rmtree(raw_dir, ignore_errors=True)
+        if raw_root is None:
+            continue
+        folders = [raw_root / source / f".staging-{snapshot_id}"]
+        folders += [raw_folder_path(raw_root, raw_dir)] if raw_dir else []
+        for folder in folders:
+            if folder.resolve().is_relative_to(raw_root.resolve()):
+                shutil.rmtree(folder, ignore_errors=True)
     con.execute(
         "UPDATE snapshots SET status = 'failed', finished_at = ?, raw_dir = NULL, "
         "error = 'interrupted: the process ended before the load finished; nothing was kept' "
@@ -277,15 +302,23 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
         con, "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table])[0])
 
 
+#: the day a snapshot's data (its raw manifest sha256) was first collected: a re-collection
+#: of the same data (--force, or the same payloads in a new snapshot) keeps that day
+DATA_DATE_SQL = """(SELECT min(f.finished_at) FROM snapshots f WHERE f.source = {s}.source
+                    AND f.sha256 = {s}.sha256 AND f.status IN ('ok', 'pruned'))"""
+
+
 def source_status(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Per source: the current snapshot and the latest attempt (its status, error, times)."""
     cur = con.execute(
-        """
+        f"""
         WITH latest AS (
             SELECT source, max(snapshot_id) AS last_id FROM snapshots GROUP BY 1
         )
         SELECT l.source,
                c.snapshot_id, c.finished_at, c.row_count, c.origin_url, c.sha256, c.licence,
+               c.parameters->>'public_origin' AS public_origin,
+               {DATA_DATE_SQL.format(s="c")} AS data_date,
                a.status AS last_status, a.error AS last_error,
                coalesce(a.finished_at, a.started_at) AS last_attempt,
                a.started_at AS last_started, a.note AS last_note,

@@ -11,34 +11,36 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import PROJECT_ROOT, Settings
+from pipeline.config import Settings
+from pipeline.get_mirrors import missing_mirror_reason, shared_mirror_root
 from tests.fakes.raw_files import RawFileServer
 
-SHARED_MIRROR = Path(os.environ.get("ADOPTION_SHARED_MIRROR",
-                                    PROJECT_ROOT.parent / "shared" / "mirror"))
+#: the one setting that says where the real mirrors are (data/reference/mirrors.toml lists
+#: them; `make mirrors` downloads them there)
+SHARED_MIRROR = shared_mirror_root()
 CONFERENCE_MIRROR = SHARED_MIRROR / "pytorch-vs-tensorflow"
 HN_MIRROR = SHARED_MIRROR / "hn"
 
 
 def mirror_dir(name: str) -> Path:
-    """A real mirror folder (`hn-2021-2026`, `hub-2022-02`, `pmlr`, ...) under
-    ADOPTION_SHARED_MIRROR, read in place (never copied into the repository); a test that needs
-    one and runs where it is absent is skipped with a reason naming the mirror."""
+    """A real mirror folder (`pytorch-vs-tensorflow`, `hn`, `hn-2021-2026`, `hub-2022-02`,
+    `pmlr`) under ADOPTION_SHARED_MIRROR, read in place (never copied into the repository); a
+    test that needs one and runs where it is absent is skipped with a reason naming the mirror
+    and how to get it."""
     path = SHARED_MIRROR / name
     if not (path / "SOURCE.md").is_file():
-        pytest.skip(f"real mirror '{name}' not found at {path}: set ADOPTION_SHARED_MIRROR to "
-                    "the folder holding it")
+        pytest.skip(missing_mirror_reason(name, path))
     return path
 
 
 def mirror_postings() -> dict[int, str]:
     """The HN mirror's real posting texts by comment id, read in place (never copied)."""
     postings = {}
-    for path in sorted(HN_MIRROR.glob("*.json")):
+    for path in sorted(mirror_dir("hn").glob("*.json")):
         for child in json.loads(path.read_text())["children"]:
             if child.get("text"):
                 postings[child["id"]] = child["text"]
-    assert postings, f"HN mirror missing at {HN_MIRROR}"
+    assert postings, f"HN mirror has no postings at {HN_MIRROR}"
     return postings
 
 
@@ -92,9 +94,7 @@ def cli(env: Settings, capsys: pytest.CaptureFixture):
 
 @pytest.fixture
 def conference_mirror() -> Path:
-    assert (CONFERENCE_MIRROR / "data.csv").is_file(), (
-        f"conference mirror missing at {CONFERENCE_MIRROR}; set ADOPTION_SHARED_MIRROR")
-    return CONFERENCE_MIRROR
+    return mirror_dir("pytorch-vs-tensorflow")
 
 
 @pytest.fixture
@@ -111,7 +111,6 @@ def mirror_server(env: Settings, monkeypatch: pytest.MonkeyPatch):
     """The five HN months of the shared mirror behind the fake Algolia API on 127.0.0.1."""
     from tests.fakes.algolia import AlgoliaServer
 
-    assert any(HN_MIRROR.glob("*.json")), f"HN mirror missing at {HN_MIRROR}"
-    with AlgoliaServer(mirror=HN_MIRROR) as server:
+    with AlgoliaServer(mirror=mirror_dir("hn")) as server:
         monkeypatch.setenv("ADOPTION_JOBS_HN_URL", server.base_url)
         yield server

@@ -121,7 +121,8 @@ def test_same_day_snapshots_keep_their_own_raw_folders(cli, env, conference_serv
     folders = {r[4] for r in rows}
     assert len(folders) == 3
     for snapshot_id, _, _, sha, raw_dir in rows:
-        folder = Path(raw_dir)
+        assert not Path(raw_dir).is_absolute()  # relative to the raw root: relocatable
+        folder = env.raw_dir / raw_dir
         assert folder.name.endswith(f"-{snapshot_id}")
         sidecar = json.loads((folder / "_snapshot.json").read_text())
         assert sidecar["snapshot_id"] == snapshot_id
@@ -143,7 +144,7 @@ def test_every_ok_snapshot_of_a_mixed_history_matches_its_sidecar(cli, env, monk
         assert cli("collect", "jobs_hn").rc == 0
         server.add_thread("Ask HN: Who is hiring? (January 2022)", [])
         assert cli("collect", "jobs_hn").rc == 0
-    folders = {r[0]: Path(r[4]) for r in ledger(env) if r[2] == "ok"}
+    folders = {r[0]: env.raw_dir / r[4] for r in ledger(env) if r[2] == "ok"}
     assert len(folders) == 3
     for snapshot_id, folder in folders.items():
         sidecar = json.loads((folder / "_snapshot.json").read_text())
@@ -425,7 +426,7 @@ def test_folder_placed_by_a_killed_load_is_removed_on_the_next_run(cli, env, con
     and the folder: the next run marks the attempt failed and removes the folder."""
     assert cli("collect", "conferences").rc == 0
     orphan = env.raw_dir / "conferences" / "2026-01-01-99"
-    shutil.copytree(Path(ledger(env)[0][4]), orphan)
+    shutil.copytree(env.raw_dir / ledger(env)[0][4], orphan)
     con = duckdb.connect(str(env.db_path))
     con.execute("INSERT INTO snapshots (snapshot_id, source, started_at, status, raw_dir) "
                 "VALUES (99, 'conferences', now(), 'running', ?)", [str(orphan)])

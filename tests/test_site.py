@@ -163,6 +163,8 @@ def test_site_with_every_source_in_a_browser(cli, env, conference_server, mirror
         result = cli("refresh", "--source", "conferences", "--source", "jobs_hn",
                      "--source", "hf_models", "--source", "papers_with_code")
     assert result.rc == 0, result.err
+    assert not (env.data_dir / "site").exists()  # built once, by `make refresh`, after notebooks
+    assert cli("site").rc == 0
     entries = read_index(env.charts_dir)
     assert all(e["has_data"] for n, e in entries.items() if n != "job_postings"), entries
     seen = check_in_browser(env.data_dir / "site", env.charts_dir, "every-source")

@@ -162,6 +162,7 @@ def draw_chart(con: duckdb.DuckDBPyConnection, chart: Chart, charts_dir: Path,
         "caption": chart.caption,
         "has_data": has_data,
         "snapshot_ids": sorted(int(i) for i in drawn.snapshot_ids if pd.notna(i)),
+        "provenance": footer,  # the footer: each source's data date, checksum, public origin
         "files": _files(chart),
         "key": key,  # inputs the files were drawn from (see inputs_key)
         "sha256": _file_sha256(path),  # of the PNG, to notice files replaced since

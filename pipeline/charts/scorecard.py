@@ -66,7 +66,16 @@ def _fmt(value, unit: str) -> str:
     if value is None or pd.isna(value):
         return "—"
     text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-    return text + ("%" if unit == "%" else "")
+    return text + ("%" if unit == "%" else "×" if unit == "×" else "")
+
+
+#: how the article's value reads when it is a bound or a threshold, not a value to match
+BOUND_SIGNS = {"lt": "< ", "gt": "> ", "ge": "≥ "}
+
+
+def article_text(value, unit: str, comparison: str) -> str:
+    """The article's figure as it states it: "85%", "< 20", "≥ 1.5×"."""
+    return BOUND_SIGNS.get(comparison, "") + _fmt(value, unit)
 
 
 def _label(fid: str) -> str:
@@ -110,7 +119,7 @@ def _draw(con: duckdb.DuckDBPyConnection) -> Drawn:
             ax.scatter([clipped], [y + (0.18 if hollow else 0)], s=46, marker=marker, zorder=3,
                        facecolor="white" if hollow else colour, edgecolor=colour, lw=1.5)
         unit = r["unit"]
-        text = f"article {_fmt(r['article_value'], unit)}"
+        text = f"article {article_text(r['article_value'], unit, r['comparison'])}"
         if pd.notna(r["ours_as_of_article"]):
             text += f" · ours {_fmt(r['ours_as_of_article'], unit)}"
         if pd.notna(r["ours_today"]):
@@ -147,7 +156,8 @@ def _draw(con: duckdb.DuckDBPyConnection) -> Drawn:
     if handles:
         ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), borderaxespad=0,
                   ncol=len(handles), fontsize=7.5, handletextpad=0.3, columnspacing=1.0)
-    lines = [f"{r['figure_id']}: article {_fmt(r['article_value'], r['unit'])}, ours "
+    lines = [f"{r['figure_id']}: article "
+             f"{article_text(r['article_value'], r['unit'], r['comparison'])}, ours "
              f"{_fmt(r['ours_as_of_article'], r['unit'])} ({r['status']})"
              for _, r in data.iterrows()]
     alt = (f"{title}. Chart of every figure the article states, placed by how far our value "

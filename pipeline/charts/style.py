@@ -8,6 +8,9 @@ from pathlib import Path
 import duckdb
 import matplotlib
 
+from pipeline.mirrors import shown_origin
+from pipeline.store import DATA_DATE_SQL
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -39,7 +42,10 @@ STYLE = {
     "figure.dpi": DPI,
     "savefig.dpi": DPI,
     "svg.fonttype": "none",
+    "svg.hashsalt": "framework-adoption",  # the SVG's element ids, else random per drawing
 }
+#: no drawing date or library version in the files: the same chart gives the same bytes
+METADATA = {".png": {"Software": None}, ".svg": {"Date": None, "Creator": None}}
 
 
 def figure(height: float = HEIGHT_IN, width: float = WIDTH_IN, **kwargs):
@@ -48,24 +54,29 @@ def figure(height: float = HEIGHT_IN, width: float = WIDTH_IN, **kwargs):
 
 
 def provenance(con: duckdb.DuckDBPyConnection, snapshot_ids: Iterable[int | None]) -> str:
-    """Footer text naming each snapshot's source, date and short checksum."""
+    """Footer text naming, per input snapshot, its source, the day its data was first
+    collected, its short checksum and its public origin. Snapshot ids (local to a database)
+    are left out: the same data drawn again, in this database or another, gives the same
+    footer, so a published chart changes only when what it shows changed."""
     ids = sorted({int(i) for i in snapshot_ids if i is not None})
     if not ids:
         return "No data collected yet"
     rows = con.execute(
-        "SELECT source, snapshot_id, finished_at, sha256, origin_url FROM snapshots "
-        "WHERE snapshot_id IN (SELECT unnest(?)) ORDER BY source, snapshot_id", [ids]
+        f"SELECT DISTINCT s.source, {DATA_DATE_SQL.format(s='s')}, s.sha256, s.origin_url, "
+        "s.parameters->>'public_origin' FROM snapshots s "
+        "WHERE s.snapshot_id IN (SELECT unnest(?)) ORDER BY 1, 3", [ids]
     ).fetchall()
     parts = [
-        f"{source} snapshot #{sid} ({finished:%Y-%m-%d}, sha256 {sha[:10]}) from {_short(origin)}"
-        for source, sid, finished, sha, origin in rows
+        f"{source} as collected {since:%Y-%m-%d} (sha256 {sha[:10]}) from "
+        f"{_short(shown_origin(origin, public))}"
+        for source, since, sha, origin, public in rows
     ]
     return "Data: " + "; ".join(parts)
 
 
 def _short(origin: str) -> str:
     origin = origin or "?"
-    return origin if len(origin) <= 60 else origin[:28] + "…" + origin[-28:]
+    return origin if len(origin) <= 110 else origin[:54] + "…" + origin[-54:]
 
 
 def finish(fig, path: Path, footer: str) -> list[Path]:
@@ -78,7 +89,7 @@ def finish(fig, path: Path, footer: str) -> list[Path]:
     for suffix in (".png", ".svg"):
         target = path.with_suffix(suffix)
         tmp = target.with_name(f".{target.stem}.tmp{suffix}")
-        fig.savefig(tmp, format=suffix[1:])
+        fig.savefig(tmp, format=suffix[1:], metadata=METADATA[suffix])
         tmp.replace(target)
         written.append(target)
     plt.close(fig)

@@ -47,7 +47,7 @@ from pipeline.config import secret
 from pipeline.http import Origin
 from pipeline.rules import repo_identity_sql
 from pipeline.source import CollectContext, Source, file_sha256
-from pipeline.store import fetch_one, utcnow
+from pipeline.store import fetch_one, raw_folder_path, utcnow
 
 NAME = "papers_with_code"
 DEFAULT_URL = "https://huggingface.co"
@@ -216,14 +216,15 @@ class PreviousFiles:
         rows = ctx.con.execute(
             "SELECT snapshot_id, raw_dir FROM snapshots WHERE source = ? AND status = 'ok' "
             "AND raw_dir IS NOT NULL ORDER BY snapshot_id DESC", [NAME]).fetchall()
-        for _, raw_dir in rows:
-            sidecar = Path(raw_dir) / "_snapshot.json"
+        for _, stored in rows:
+            raw_dir = raw_folder_path(ctx.settings.raw_dir, stored)
+            sidecar = raw_dir / "_snapshot.json"
             try:
                 meta = json.loads(sidecar.read_text())
             except (OSError, ValueError):
                 continue  # moved or deleted: nothing to reuse from it
             for entry in meta.get("files", []):
-                path = Path(raw_dir) / entry.get("path", "")
+                path = raw_dir / entry.get("path", "")
                 origin = (path, int(meta.get("snapshot_id") or 0))
                 self.by_sha.setdefault(str(entry.get("sha256")), origin)
                 self.by_rel.setdefault(str(entry.get("path")), []).append(origin)
@@ -527,7 +528,8 @@ def _carry_github_raw(ctx: CollectContext) -> None:
     raw_dir = fetch_one(ctx.con, "SELECT raw_dir FROM snapshots WHERE snapshot_id = ?",
                         [ctx.previous_snapshot_id])[0]
     try:
-        files = json.loads((Path(raw_dir) / "_snapshot.json").read_text())["files"]
+        files = json.loads((raw_folder_path(ctx.settings.raw_dir, raw_dir) / "_snapshot.json")
+                           .read_text())["files"]
     except (OSError, TypeError, ValueError, KeyError):
         return
     for entry in files:

@@ -35,7 +35,7 @@ def test_500_once_is_retried(cli, env, conference_server, good):
     conference_server.fault(r"/data\.csv$", "500", times=1)
     result = cli("collect", SOURCE, "--force")
     assert result.rc == 0, result.err
-    assert current_state(env.db_path, SOURCE)[0] != good[0]
+    helpers.assert_same_data(env, SOURCE, good)
     assert len(conference_server.requests_to(r"/data\.csv$")) == 3  # good run + 500 + retry
 
 
@@ -52,7 +52,8 @@ def test_500_forever_fails_cleanly_after_bounded_retries(cli, env, conference_se
 
 
 def test_429_waits_for_retry_after(cli, env, conference_server, good):
-    helpers.expect_wait_for_retry_after(cli, conference_server, r"/data\.csv$", SOURCE)
+    helpers.expect_wait_for_retry_after(cli, conference_server, r"/data\.csv$", SOURCE, env,
+                                        good)
 
 
 def test_429_forever_gives_up(cli, env, conference_server, good):
@@ -77,7 +78,8 @@ def test_truncated_body(cli, env, conference_server, good):
     assert_kept(env, good)
 
 
-def test_malformed_json(cli, env, conference_server, good):
+def test_malformed_download_of_pinned_data_is_caught_by_its_checksum(cli, env,
+                                                                     conference_server, good):
     conference_server.fault(r"/data/iclr_2019\.json$", "malformed", times=None)
     result = cli("collect", SOURCE)
     assert result.rc == 1
@@ -152,6 +154,18 @@ def edit_papers(path, change):
     path.write_text(json.dumps(papers))
 
 
+def test_malformed_json_in_an_unpinned_copy_reaches_the_parser_and_fails(cli, env, good,
+                                                                         editable_copy):
+    """Another version of the data (no checksum to catch it): the parser itself must refuse a
+    broken file, never read it as a meeting without papers."""
+    path = editable_copy / "data" / "iclr_2019.json"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # cut mid-JSON
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "malformed JSON", "iclr_2019.json")
+    assert_kept(env, good)
+
+
 def test_schema_drift_missing_field(cli, env, good, editable_copy):
     edit_papers(editable_copy / "data/icml_2019.json", lambda ps: ps[3].pop("authors"))
     result = cli("collect", SOURCE)
@@ -191,7 +205,9 @@ def test_schema_drift_new_field_is_accepted(cli, env, good, editable_copy):
     edit_papers(editable_copy / "data/iclr_2020.json", add)
     result = cli("collect", SOURCE)
     assert result.rc == 0, result.err
-    assert current_state(env.db_path, SOURCE)[2] != good[2]  # new payload, new checksum
+    state = current_state(env.db_path, SOURCE)
+    assert state[2] != good[2]  # new payload, new checksum
+    assert state[3] == good[3]  # the new field is not stored: the same rows read back
 
 
 def test_empty_result_is_refused(cli, env, good, editable_copy):

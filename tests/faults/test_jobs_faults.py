@@ -75,6 +75,7 @@ def test_500_once_is_retried(cli, env, server, good):
     result = cli("collect", SOURCE)
     assert result.rc == 0, result.err
     assert len(server.requests_to(LISTING)) == 3  # good run + 500 + retry
+    helpers.assert_same_data(env, SOURCE, good[0], new=False)
 
 
 def test_500_forever_on_a_thread_fails_cleanly(cli, env, server, good):
@@ -89,7 +90,7 @@ def test_500_forever_on_a_thread_fails_cleanly(cli, env, server, good):
 
 
 def test_429_waits_for_retry_after(cli, env, server, good):
-    helpers.expect_wait_for_retry_after(cli, server, LISTING, SOURCE)
+    helpers.expect_wait_for_retry_after(cli, server, LISTING, SOURCE, env, good[0])
 
 
 def test_429_forever_gives_up(cli, env, server, good):
@@ -279,10 +280,13 @@ def test_board_file_bad_row_keeps_previous_snapshot(cli, env, board_file):
 
 
 def test_board_file_missing(cli, env, board_file):
+    assert cli("collect", "jobs_boards").rc == 0
+    before = current_state(env.db_path, "jobs_boards")
     board_file.unlink()
     result = cli("collect", "jobs_boards")
     assert result.rc == 1
     assert_one_line_error(result.err, "jobs_boards", "job_board_counts.csv not found")
+    helpers.assert_kept(env, "jobs_boards", before)
 
 
 # -- jobs_adzuna -------------------------------------------------------------------------
@@ -324,3 +328,4 @@ def test_adzuna_schema_drift(cli, env, adzuna, monkeypatch):
     assert result.rc == 1
     assert_one_line_error(result.err, "jobs_adzuna", "'count'")
     assert "fault-secret-key" not in result.err
+    helpers.assert_kept(env, "jobs_adzuna", None)  # nothing stored from the drifted answers

@@ -54,7 +54,7 @@ def test_500_once_is_retried(cli, env, hub, good):
     hub.fault(TREE, "500", times=1)
     result = cli("collect", SOURCE, "--force")
     assert result.rc == 0, result.err
-    assert current_state(env.db_path, SOURCE)[0] != good[0]
+    helpers.assert_same_data(env, SOURCE, good)
     assert len(hub.requests_to(TREE)) == 3  # good run + 500 + retry
 
 
@@ -71,7 +71,7 @@ def test_500_forever_fails_cleanly_after_bounded_retries(cli, env, hub, good):
 
 
 def test_429_waits_for_retry_after(cli, env, hub, good):
-    helpers.expect_wait_for_retry_after(cli, hub, TREE, SOURCE)
+    helpers.expect_wait_for_retry_after(cli, hub, TREE, SOURCE, env, good)
 
 
 def test_429_forever_gives_up(cli, env, hub, good):
@@ -179,6 +179,7 @@ def test_schema_drift_new_field_is_accepted(cli, env, hub, good):
     assert result.rc == 0, result.err
     state = current_state(env.db_path, SOURCE)
     assert state[0] != good[0] and state[1] == good[1] and state[2] != good[2]
+    assert state[3] == good[3]  # the new field is not stored: the same rows read back
 
 
 def test_empty_result_is_refused(cli, env, hub, good):
