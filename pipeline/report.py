@@ -61,7 +61,7 @@ WITH ours AS (
            CASE WHEN ends_with(r.tolerance, '%')
                 THEN CAST(rtrim(r.tolerance, '%') AS DOUBLE) / 100 * CAST(r.value AS DOUBLE)
                 ELSE CAST(r.tolerance AS DOUBLE) END AS tolerance_abs,
-           row_number() OVER () AS ord
+           r.rowid AS ord  -- the reference file's order (row_number() OVER () is not stable)
     FROM ref_article_figures r
     LEFT JOIN ours a ON a.figure_id = r.figure_id
     LEFT JOIN ours t ON t.figure_id = r.figure_id || '_today'

@@ -44,6 +44,18 @@ def mirror_postings() -> dict[int, str]:
     return postings
 
 
+def executed_outputs(path: Path) -> str:
+    """What the executed notebook's code cells printed or displayed (its outputs, never its
+    source: a test must not pass on words the notebook merely contains)."""
+    import nbformat
+
+    done = nbformat.read(path, as_version=4)
+    outputs = [c.get("outputs", []) for c in done.cells if c.cell_type == "code"]
+    assert not [o for cell in outputs for o in cell if o.get("output_type") == "error"], \
+        f"a cell of {path.name} failed"
+    return json.dumps(outputs)
+
+
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """A private data dir, fast retries and short timeouts; no source URL or token leaks in."""

@@ -15,7 +15,9 @@ FAKE_ORIGIN = re.compile(r"127\.0\.0\.1|localhost:|/tmp/|pytest-of-")
 
 
 def test_committed_charts_do_not_come_from_test_fakes():
-    for svg in CHARTS.glob("*.svg"):
+    svgs = sorted(CHARTS.glob("*.svg"))
+    assert svgs, f"no published chart in {CHARTS}"
+    for svg in svgs:
         text = svg.read_text()
         assert not FAKE_ORIGIN.search(text), f"{svg.name} was drawn from a test fake"
         assert "Data: " in text or "No data collected yet" in text, f"{svg.name} has no footer"
@@ -23,16 +25,28 @@ def test_committed_charts_do_not_come_from_test_fakes():
         assert png.with_suffix(".svg").is_file(), f"{png.name} has no SVG twin"
 
 
+def test_every_image_the_readme_shows_is_published():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    images = re.findall(r"!\[[^\]]*\]\((published/[^)\s]+)\)", readme)
+    assert images, "the README gallery shows no published image"
+    missing = [i for i in images if not (PROJECT_ROOT / i).is_file()]
+    assert missing == [], f"README shows images that are not published: {missing}"
+
+
 def test_published_charts_are_described_with_alt_text_and_data():
-    """Where the published copy has a charts.json, every chart in it has its files and a
+    """charts.json describes every chart the pipeline draws; every entry has its files and a
     real alt text (what the README gallery and the site show)."""
+    from pipeline.charts import all_charts
+
     index = CHARTS / "charts.json"
-    if not index.is_file():
-        return
-    for entry in json.loads(index.read_text())["charts"]:
+    assert index.is_file(), f"{index} is missing: run `make publish`"
+    entries = json.loads(index.read_text())["charts"]
+    assert {e["name"] for e in entries} >= {c.name for c in all_charts()}
+    for entry in entries:
         assert len(entry["alt"]) > 20, entry["name"]
+        assert set(entry["files"]) == {"png", "svg", "csv"}, entry["name"]
         for file in entry["files"].values():
-            assert (CHARTS / file).is_file(), file
+            assert (CHARTS / file).is_file(), f"charts.json names {file}, which is missing"
             assert not FAKE_ORIGIN.search((CHARTS / file).read_text(errors="ignore")), file
 
 

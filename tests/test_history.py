@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from pipeline.store import connect
-from tests.conftest import CONFERENCE_MIRROR
+from tests.conftest import mirror_dir
 from tests.fakes.algolia import AlgoliaServer, comment
 from tests.faults.helpers import current_state
 
@@ -26,7 +26,7 @@ def db(settings) -> duckdb.DuckDBPyConnection:
 def copy(tmp_path, monkeypatch):
     """A scratch copy of the conference data, configured as the source."""
     target = tmp_path / "conferences"
-    shutil.copytree(CONFERENCE_MIRROR, target)
+    shutil.copytree(mirror_dir("pytorch-vs-tensorflow"), target)
     monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(target))
     return target
 
@@ -259,11 +259,9 @@ def test_second_export_writes_only_new_snapshots(cli, env, copy, tmp_path):
 def test_figures_over_time_chart_shows_both_refreshes(cli, env, tmp_path, monkeypatch):
     """Two offline refreshes with a change between them (a new HN month arrives): the history
     table and the chart hold both points; after the first, the chart says there is no trend."""
-    from tests.conftest import HN_MIRROR
-
     mirror = tmp_path / "hn"
     mirror.mkdir()
-    months = sorted(HN_MIRROR.glob("2026-0*.json"))
+    months = sorted(mirror_dir("hn").glob("2026-0*.json"))
     for path in months[:-1]:
         shutil.copy(path, mirror / path.name)
     monkeypatch.setenv("ADOPTION_JOBS_HN_URL", str(mirror))

@@ -28,6 +28,7 @@ import duckdb
 import pytest
 
 from pipeline.store import connect
+from tests.conftest import executed_outputs
 from tests.fakes import pwc
 
 SOURCE = "papers_with_code"
@@ -247,11 +248,11 @@ def test_notebook_runs_with_data_and_without(cli, env, hub, tmp_path, monkeypatc
                for c in stored.cells if c.cell_type == "code")
     assert cli("refresh", "--source", SOURCE).rc == 0
     out = execute(notebook, tmp_path / "out")
-    text = out.read_text()
-    assert "2021-Q4" in text and "NeurIPS" in text and "Traceback" not in text
+    text = executed_outputs(out)
+    assert "2021-Q4" in text and "NeurIPS" in text and "No results to show yet" not in text
     monkeypatch.setenv("ADOPTION_DATA_DIR", str(tmp_path / "empty"))
     out = execute(notebook, tmp_path / "out-empty")
-    assert "run" in out.read_text()
+    assert "make refresh" in executed_outputs(out)
 
 
 # -- GitHub creation dates (optional enrichment) ----------------------------------------------

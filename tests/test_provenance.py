@@ -21,7 +21,7 @@ import pytest
 from pipeline.config import PROJECT_ROOT
 from pipeline.source import file_sha256, manifest_sha256
 from pipeline.store import connect
-from tests.conftest import CONFERENCE_MIRROR, HN_MIRROR
+from tests.conftest import mirror_dir
 from tests.fakes.adzuna import AdzunaServer
 from tests.fakes.algolia import AlgoliaServer
 from tests.faults.helpers import assert_one_line_error, current_state
@@ -39,18 +39,18 @@ def ledger(settings) -> list[tuple]:
 # -- 1. one generic rule: the same payloads store no new snapshot, for every source ----------
 
 def _conferences_local(monkeypatch, tmp_path):
-    monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(CONFERENCE_MIRROR))
+    monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(mirror_dir("pytorch-vs-tensorflow")))
     return None
 
 
 def _jobs_hn_remote(monkeypatch, tmp_path):
-    server = AlgoliaServer(mirror=HN_MIRROR).start()
+    server = AlgoliaServer(mirror=mirror_dir("hn")).start()
     monkeypatch.setenv("ADOPTION_JOBS_HN_URL", server.base_url)
     return server
 
 
 def _jobs_hn_local(monkeypatch, tmp_path):
-    monkeypatch.setenv("ADOPTION_JOBS_HN_URL", str(HN_MIRROR))
+    monkeypatch.setenv("ADOPTION_JOBS_HN_URL", str(mirror_dir("hn")))
     return None
 
 
@@ -379,8 +379,8 @@ def test_refresh_in_a_fresh_clone_leaves_the_checkout_clean(tmp_path):
     clone = box / "framework-adoption"
     subprocess.run(["git", "clone", "-q", str(PROJECT_ROOT), str(clone)], check=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ADOPTION_", "HF_"))}
-    env |= {"ADOPTION_CONFERENCES_URL": str(CONFERENCE_MIRROR),
-            "ADOPTION_JOBS_HN_URL": str(HN_MIRROR), "ADOPTION_HTTP_RETRIES": "0"}
+    env |= {"ADOPTION_CONFERENCES_URL": str(mirror_dir("pytorch-vs-tensorflow")),
+            "ADOPTION_JOBS_HN_URL": str(mirror_dir("hn")), "ADOPTION_HTTP_RETRIES": "0"}
     oks = []
     for _ in range(2):
         run = subprocess.run([sys.executable, "-m", "pipeline", "refresh", "--source",
@@ -410,7 +410,7 @@ def test_raw_folder_that_cannot_be_placed_fails_only_that_source(cli, env, confe
         return real_rename(self, target)
 
     monkeypatch.setattr(Path, "rename", rename)
-    with AlgoliaServer(mirror=HN_MIRROR) as hn:
+    with AlgoliaServer(mirror=mirror_dir("hn")) as hn:
         monkeypatch.setenv("ADOPTION_JOBS_HN_URL", hn.base_url)
         result = cli("refresh", "--source", "conferences", "--source", "jobs_hn")
     assert result.rc == 1

@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from pipeline.publish import MARKER
-from tests.conftest import CONFERENCE_MIRROR
+from tests.conftest import mirror_dir
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def project(tmp_path, monkeypatch):
 
 @pytest.fixture
 def refreshed(cli, env, monkeypatch):
-    monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(CONFERENCE_MIRROR))
+    monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(mirror_dir("pytorch-vs-tensorflow")))
     result = cli("refresh", "--source", "conferences")
     assert result.rc == 0, result.err
     return env
@@ -106,3 +106,36 @@ def test_publish_before_any_refresh_says_what_to_run(cli, env, project):
     result = cli("publish")
     assert result.rc == 1
     assert "nothing to publish" in result.err and "make refresh" in result.err
+
+
+def published_bytes(project) -> dict[str, bytes]:
+    return {p.relative_to(project).as_posix(): p.read_bytes()
+            for p in sorted(project.rglob("*")) if p.is_file()}
+
+
+def test_publishing_identical_data_again_changes_no_byte(cli, refreshed, project, monkeypatch):
+    """`make publish` twice, after an unchanged refresh, after a forced re-collection of the
+    same data and after redrawing everything: no published byte changes (charts are drawn
+    deterministically and name their data by its date and checksum, not by snapshot id or run).
+    A forced re-collection makes new snapshots: only the tables naming snapshot ids (scorecard,
+    figures, sources) change, never a chart, its data or charts.json."""
+    monkeypatch.setenv("ADOPTION_JOBS_HN_URL", str(mirror_dir("hn")))
+    assert cli("refresh", "--source", "conferences", "--source", "jobs_hn").rc == 0
+    assert cli("publish").rc == 0
+    first = published_bytes(project)
+    assert cli("publish").rc == 0
+    assert published_bytes(project) == first
+    assert cli("refresh", "--source", "conferences", "--source", "jobs_hn").rc == 0  # unchanged
+    assert cli("publish").rc == 0
+    assert published_bytes(project) == first
+    assert cli("charts", "--force").rc == 0 and cli("report").rc == 0  # redrawn, same data
+    assert cli("publish").rc == 0
+    assert published_bytes(project) == first
+    assert cli("refresh", "--source", "conferences", "--force").rc == 0  # a new snapshot #3
+    assert cli("publish").rc == 0
+    changed = {k for k, v in published_bytes(project).items() if first.get(k) != v}
+    assert changed <= {"README.md", "published/results/scorecard.md", "published/results/"
+                       "scorecard.csv", "published/results/figures.csv",
+                       "published/results/sources.md"}, changed  # no chart, CSV or index
+    footer = (project / "published" / "charts" / "research_share.svg").read_text()
+    assert "conferences as collected" in footer and "snapshot #" not in footer

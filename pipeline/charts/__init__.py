@@ -110,8 +110,15 @@ def _write_index(charts_dir: Path, entries: dict[str, dict]) -> Path:
     return path
 
 
+#: where plotted values were read from, as ids of this database: not plotted, and they would
+#: make the published CSV change when the same data is collected again (the footer and
+#: charts.json's `provenance` name the data by its date and checksum instead)
+LOCAL_ID_COLUMNS = ("snapshot_id", "snapshot_ids", "snapshots")
+
+
 def _write_csv(data: pd.DataFrame, path: Path) -> Path:
     tmp = path.with_name(f".{path.stem}.tmp.csv")
+    data = data.drop(columns=[c for c in data.columns if c in LOCAL_ID_COLUMNS])
     data.to_csv(tmp, index=False, float_format="%.4g")
     tmp.replace(path)
     return path

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from pipeline.http import redact
+from tests.conftest import mirror_dir
 from tests.faults.helpers import current_state
 
 SOURCE = "conferences"
@@ -95,11 +96,10 @@ def test_tests_cannot_open_non_loopback_sockets():
 def test_one_failing_source_never_blocks_the_others(cli, env, conference_server, monkeypatch):
     """conferences fails (500 forever) in the same refresh as jobs_hn: jobs_hn still lands,
     analyses and charts still run, and the exit status says a source failed."""
-    from tests.conftest import HN_MIRROR
     from tests.fakes.algolia import AlgoliaServer
 
     conference_server.fault(r"/data\.csv$", "500", times=None)
-    with AlgoliaServer(mirror=HN_MIRROR) as hn:
+    with AlgoliaServer(mirror=mirror_dir("hn")) as hn:
         monkeypatch.setenv("ADOPTION_JOBS_HN_URL", hn.base_url)
         result = cli("refresh", "--source", "conferences", "--source", "jobs_hn")
     assert result.rc == 1
