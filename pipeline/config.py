@@ -93,9 +93,9 @@ def _absolute(value: str | Path, from_file: bool) -> Path:
     """A configured path as an absolute one: a relative path in the config file is relative to
     the file's folder, one in the environment to the working directory."""
     path = Path(value).expanduser()
-    if path.is_absolute():
-        return path
-    return (config_path().parent / path) if from_file else path.absolute()
+    if not path.is_absolute():
+        path = (config_path().parent / path) if from_file else path.absolute()
+    return Path(os.path.normpath(path))
 
 
 def _load_config_file() -> dict:
