@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,7 @@ def test_zizmor_would_catch_a_careless_workflow(tmp_path):
 def test_ci_runs_the_ci_script():
     steps = load("ci.yml")["jobs"]["test"]["steps"]
     assert steps[-1]["run"] == "bash .ci/run"
+    assert steps[-2]["run"] == "make mirrors"  # the real mirrors first, from their origins
     assert load("ci.yml")[True] == {"push": None, "pull_request": None}  # YAML reads `on` as True
 
 
@@ -104,3 +106,85 @@ def test_scheduled_refresh_publishes_commits_and_deploys():
     deploy = flow["jobs"]["deploy"]
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert "deploy-pages" in deploy["steps"][0]["uses"]
+
+
+def cache_steps() -> tuple[list[dict], dict, dict]:
+    steps = load("refresh.yml")["jobs"]["refresh"]["steps"]
+    restore = next(s for s in steps if "actions/cache/restore@" in s.get("uses", ""))
+    save = next(s for s in steps if "actions/cache/save@" in s.get("uses", ""))
+    return steps, restore, save
+
+
+def state_paths(step: dict) -> list[str]:
+    return [line.strip() for line in step["with"]["path"].splitlines() if line.strip()]
+
+
+def test_scheduled_refresh_restores_and_keeps_one_state():
+    """The weekly job has memory: the previous run's database and raw snapshots are restored
+    before the refresh and this run's kept after it, as one cache entry (both from the same
+    run), keyed per branch; the first run (nothing to restore) goes on; a state is kept only
+    if its database opens."""
+    steps, restore, save = cache_steps()
+    refresh = next(i for i, s in enumerate(steps) if s.get("run") == "make refresh")
+    check = next(i for i, s in enumerate(steps) if "pipeline status" in s.get("run", ""))
+    assert steps.index(restore) < refresh < check < steps.index(save)
+    assert state_paths(restore) == state_paths(save) == [
+        "data/adoption.duckdb", "data/adoption.duckdb.wal", "data/raw"]
+    prefix = restore["with"]["restore-keys"].strip()
+    assert "github.ref_name" in prefix and save["with"]["key"].startswith(prefix)
+    assert "github.run_id" in save["with"]["key"] and "github.run_attempt" in save["with"]["key"]
+    assert "fail-on-cache-miss" not in restore["with"]
+    assert "always()" in save["if"] and "steps.state.outcome == 'success'" in save["if"]
+    assert steps[check]["if"] == "always()"
+
+
+def keep_state(checkout: Path, paths: list[str]) -> Path:
+    """What the save step does: one archive of the listed paths of a checkout."""
+    archive = checkout.with_suffix(".state.tar.gz")
+    with tarfile.open(archive, "w:gz") as tar:
+        for pattern in paths:
+            for path in sorted(checkout.glob(pattern)):
+                tar.add(path, arcname=path.relative_to(checkout).as_posix())
+    return archive
+
+
+def test_two_scheduled_runs_with_the_restored_state(cli, env, tmp_path, monkeypatch):
+    """Run 1 on a fresh checkout (no state to restore) collects both offline sources; run 2, in
+    another fresh checkout restored from run 1's state as the workflow does, finds conferences
+    unchanged (nothing stored) while jobs_hn fails: jobs_hn keeps its last good snapshot,
+    which the report and the page show instead of "no data yet"."""
+    from tests.conftest import mirror_dir
+
+    _, restore, save = cache_steps()
+    conferences, hn = mirror_dir("pytorch-vs-tensorflow"), mirror_dir("hn")
+
+    def checkout(name: str) -> Path:
+        root = tmp_path / name
+        monkeypatch.setenv("ADOPTION_DATA_DIR", str(root / "data"))
+        return root
+
+    first = checkout("run-1")
+    monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(conferences))
+    monkeypatch.setenv("ADOPTION_JOBS_HN_URL", str(hn))
+    result = cli("refresh", "--source", "conferences", "--source", "jobs_hn")
+    assert result.rc == 0, result.err
+    state = keep_state(first, state_paths(save))
+    shutil.rmtree(first)  # the runner is gone; only the cache entry remains
+    second = checkout("run-2")
+    with tarfile.open(state) as tar:
+        tar.extractall(second, filter="data")
+    assert sorted(p.name for p in (second / "data").iterdir()) == ["adoption.duckdb", "raw"]
+    monkeypatch.setenv("ADOPTION_JOBS_HN_URL", str(tmp_path / "gone"))
+    result = cli("refresh", "--source", "conferences", "--source", "jobs_hn")
+    assert result.rc == 1
+    assert "conferences: unchanged" in result.err and "error: jobs_hn: " in result.err
+    status = cli("status").out
+    assert "conferences: snapshot 1 " in status and "jobs_hn: snapshot 2 " in status
+    assert cli("site").rc == 0
+    sources = (second / "data" / "results" / "sources.md").read_text()
+    row = next(line for line in sources.splitlines() if line.startswith("| `jobs_hn` |"))
+    assert "#2, " in row and "failed: " in row and "no data yet" not in row
+    page = (second / "data" / "site" / "index.html").read_text()
+    assert "No data yet from <code>jobs_hn</code>" not in page
+    assert (second / "data" / "charts" / "jobs_hn_trend.png").is_file()
+    assert restore["with"]["restore-keys"].strip().rstrip("-") in save["with"]["key"]
