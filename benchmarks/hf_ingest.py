@@ -6,13 +6,15 @@ each in its own subprocess so memory is measured per run (os.wait4 -> ru_maxrss 
 * ours:   `pipeline.collect.run_source` of the hf_models source in api mode (streams Arrow
           batches into DuckDB, writes the raw parquet, commits a snapshot);
 * naive:  `pandas.DataFrame([vars(m) for m in HfApi().list_models(expand=...)])`;
-* parquet: hf_models in parquet mode on a synthetic hub-stats models.parquet of P rows.
+* parquet (only with --parquet-rows P): hf_models in parquet mode on a synthetic hub-stats
+  models.parquet of P rows. Off by default: the parquet-mode ingest by Hub size is measured
+  once, in benchmarks/growth.py, so the published figures never give two values for it.
 
 Prints a markdown table: models/s and peak RSS of each, and the ratios. Targets: our peak RSS
 at most 1/5 of naive's, our throughput at least naive's.
 
-    python -m benchmarks.hf_ingest                       # 1,000,000 models, 2,500,000 rows
-    python -m benchmarks.hf_ingest --models 20000 --parquet-rows 50000   # quick check
+    python -m benchmarks.hf_ingest                       # 1,000,000 models
+    python -m benchmarks.hf_ingest --models 20000        # quick check
 """
 
 from __future__ import annotations
@@ -126,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=1_000_000,
                         help="synthetic models served by the fake Hub (default 1,000,000)")
-    parser.add_argument("--parquet-rows", type=int, default=2_500_000,
-                        help="rows of the synthetic models.parquet (0 to skip; default 2.5M)")
+    parser.add_argument("--parquet-rows", type=int, default=0,
+                        help="also time parquet mode on a synthetic models.parquet of this many "
+                             "rows (default 0: growth.py measures it)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

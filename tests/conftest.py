@@ -22,6 +22,20 @@ CONFERENCE_MIRROR = SHARED_MIRROR / "pytorch-vs-tensorflow"
 HN_MIRROR = SHARED_MIRROR / "hn"
 
 
+#: what `make test` takes with every issue merged, measured on 2 cores (README, Development)
+EXPECTED_MINUTES = "15-18"
+
+
+def pytest_report_header(config) -> list[str]:
+    """Say up front how long the suite takes and whether the real mirrors are there."""
+    present = sorted(p.name for p in SHARED_MIRROR.glob("*/SOURCE.md") for p in [p.parent])
+    mirrors = (f"real mirrors in {SHARED_MIRROR}: {', '.join(present)}" if present else
+               f"no real mirror in {SHARED_MIRROR}: tests that need one are skipped (`make "
+               "mirrors` downloads them; ADOPTION_SHARED_MIRROR points elsewhere)")
+    return [f"framework-adoption: the full suite takes about {EXPECTED_MINUTES} minutes on 2 "
+            "cores; one line per test file below", mirrors]
+
+
 def mirror_dir(name: str) -> Path:
     """A real mirror folder (`pytorch-vs-tensorflow`, `hn`, `hn-2021-2026`, `hub-2022-02`,
     `pmlr`) under ADOPTION_SHARED_MIRROR, read in place (never copied into the repository); a

@@ -81,3 +81,16 @@ def test_no_output_is_computed_from_the_reference_file():
                  if re.search(r"\bREFERENCE_(DIR|FILE)\b|read_csv\([^)]*article_figures",
                               p.read_text())]
     assert offenders == []
+
+
+def test_measured_figures_have_one_generated_place_the_docs_link_to():
+    """Benchmark tables live in published/benchmarks.md (written by `make bench`); README and
+    the methodology notes link to them and never carry a copy that could go stale."""
+    docs = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").rglob("*.md"))]
+    stamp = re.compile(r"_Measured \d{4}-\d\d-\d\d on |<!-- benchmarks:start")
+    copies = [p.relative_to(PROJECT_ROOT).as_posix() for p in docs if stamp.search(p.read_text())]
+    assert copies == [], f"copied benchmark output in {copies}: link to published/benchmarks/"
+    for doc in docs:
+        for link in re.findall(r"\]\(([^)#\s]*published/benchmarks[^)#\s]*)\)", doc.read_text()):
+            assert (doc.parent / link).resolve().exists(), f"{doc.name} links to missing {link}"
+    assert (PROJECT_ROOT / "published" / "benchmarks.md").is_file()
