@@ -211,7 +211,7 @@ def connect(db_path: Path, read_only: bool = False,
             raw_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     """Open the store, turning lock conflicts and corruption into one-line errors. A writer
     first cleans up after killed loads (`recover_interrupted`; `raw_dir` is the raw root their
-    placed folders are removed from)."""
+    placed folders are removed from, by default `raw/` beside the database)."""
     if db_path.is_dir():
         raise DatabaseCorrupt(not_a_file(db_path))
     if read_only and not db_path.exists():
@@ -240,7 +240,7 @@ def connect(db_path: Path, read_only: bool = False,
     try:
         if not read_only:
             con.execute(SCHEMA)
-            recover_interrupted(con, raw_dir)
+            recover_interrupted(con, raw_dir or db_path.parent / "raw")
         if table_exists(con, "snapshots"):  # touch the data so a damaged file fails here
             con.execute("SELECT count(*), max(sha256) FROM snapshots").fetchall()
     except duckdb.Error as exc:
@@ -270,7 +270,7 @@ def corrupt_error(db_path: Path, detail: str) -> DatabaseCorrupt:
     )
 
 
-def recover_interrupted(con: duckdb.DuckDBPyConnection, raw_root: Path | None = None) -> None:
+def recover_interrupted(con: duckdb.DuckDBPyConnection, raw_root: Path) -> None:
     """Attempts left `running` by a killed process (we hold the lock, so they are dead): mark
     them failed and remove the raw folder they may have placed before dying (their rows were
     never committed, so the folder belongs to no snapshot), and its staging folder. Only a
@@ -278,8 +278,6 @@ def recover_interrupted(con: duckdb.DuckDBPyConnection, raw_root: Path | None = 
     for snapshot_id, source, raw_dir in con.execute(
             "SELECT snapshot_id, source, raw_dir FROM snapshots WHERE status = 'running'"
     ).fetchall():
-        if raw_root is None:
-            continue
         folders = [raw_root / source / f".staging-{snapshot_id}"]
         folders += [raw_folder_path(raw_root, raw_dir)] if raw_dir else []
         for folder in folders:
