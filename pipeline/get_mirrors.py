@@ -118,11 +118,16 @@ def rebuild_hn_jobs_data(mirror: Mirror, dest: Path, settings: Settings) -> None
     for rel in sorted(mirror.inputs):
         remote = "/".join([source.owner_repo, source.commit, source.path, rel])
         run = origin.parse_json(origin.get(remote if origin.local else quote(remote)))
-        thread = run["sources"]["who_is_hiring_thread_id"]
-        month = months.setdefault(thread, {"title": run["sources"]["who_is_hiring_thread_title"],
-                                           "jobs": {}})
-        month["jobs"].update({j["id"]: j for j in run["jobs"]
-                              if j.get("source") == "who_is_hiring"})
+        try:
+            thread = run["sources"]["who_is_hiring_thread_id"]
+            month = months.setdefault(thread, {
+                "title": run["sources"]["who_is_hiring_thread_title"], "jobs": {}})
+            month["jobs"].update({j["id"]: j for j in run["jobs"]
+                                  if j.get("source") == "who_is_hiring"})
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise SourceError(NAME, f"{rel} of {source.owner_repo}@{source.commit[:7]} is not "
+                              f"a run file as SOURCE.md describes ({type(exc).__name__}: {exc})",
+                              "the origin changed; nothing was kept") from None
     for thread, month in months.items():
         when = datetime.strptime(month["title"].rsplit("(", 1)[1].rstrip(")"), "%B %Y")
         children = [{
@@ -246,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
             ok = False
         except PipelineError as exc:
             log.error("error: mirrors: %s: %s", name, exc)
+            ok = False
+        except OSError as exc:  # e.g. a read-only or full ADOPTION_SHARED_MIRROR
+            log.error("error: mirrors: %s: cannot write %s (%s); point ADOPTION_SHARED_MIRROR "
+                      "at a writable folder", name, exc.filename or root, exc.strerror or exc)
             ok = False
     log.info("mirrors: in %s (ADOPTION_SHARED_MIRROR)", root)
     return 0 if ok else 1

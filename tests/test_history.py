@@ -278,5 +278,5 @@ def test_figures_over_time_chart_shows_both_refreshes(cli, env, tmp_path, monkey
     chart = index["figures_over_time"]
     assert chart["has_data"] and "from 2 snapshots" in chart["alt"]
     data = list(csv.DictReader((env.charts_dir / "figures_over_time.csv").open()))
-    assert {r["snapshot_id"] for r in data if r["figure_id"] ==
+    assert {r["snapshot"] for r in data if r["figure_id"] ==
             "jobs_hn_pt_share_last12_pct_today"} == {str(points[0][0]), str(points[1][0])}

@@ -15,10 +15,11 @@ MAKEFILE = (PROJECT_ROOT / "Makefile").read_text()
 
 
 def test_make_refresh_says_a_configuration_error_once_and_runs_nothing_after_it(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ADOPTION_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ADOPTION_", "MAKE", "MFLAGS"))}  # not the outer make's ARGS
     env |= {"ADOPTION_HTTP_TIMEOUT": "soon", "ADOPTION_DATA_DIR": str(tmp_path / "data")}
     run = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed-stamp",
-                          "refresh"], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                          "refresh", "ARGS="], cwd=PROJECT_ROOT, env=env, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 2
     errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]

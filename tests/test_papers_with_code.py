@@ -150,7 +150,7 @@ def test_conference_series_is_drawn_on_the_research_chart(cli, env, hub, confere
     assert pooled == [(2021, 4, 1), (2022, 2, 1)]
     assert (env.charts_dir / "research_share.png").stat().st_size > 10_000
     svg = (env.charts_dir / "research_share.svg").read_text()
-    assert "Papers with Code" in svg and "papers_with_code snapshot" in svg
+    assert "Papers with Code" in svg and "papers_with_code as collected" in svg
 
 
 def test_unchanged_files_are_not_downloaded_again(cli, env, hub):

@@ -166,8 +166,9 @@ def test_two_scheduled_runs_with_the_restored_state(cli, env, tmp_path, monkeypa
     first = checkout("run-1")
     monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(conferences))
     monkeypatch.setenv("ADOPTION_JOBS_HN_URL", str(hn))
-    result = cli("refresh", "--source", "conferences", "--source", "jobs_hn")
-    assert result.rc == 0, result.err
+    for source in ("conferences", "jobs_hn"):
+        result = cli("collect", source)
+        assert result.rc == 0, result.err
     state = keep_state(first, state_paths(save))
     shutil.rmtree(first)  # the runner is gone; only the cache entry remains
     second = checkout("run-2")

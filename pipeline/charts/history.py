@@ -140,7 +140,9 @@ def _frame(data: pd.DataFrame, labels: dict) -> pd.DataFrame:
     out = data.copy()
     out["section"] = [labels[f][0] for f in out["figure_id"]]
     out["series"] = [labels[f][1] for f in out["figure_id"]]
-    return out[["section", "series", "figure_id", "data_date", "value", "snapshot_id"]]
+    # the snapshot is plotted here (each point's tick reads "date #id"): kept, as `snapshot`
+    out = out.rename(columns={"snapshot_id": "snapshot"})
+    return out[["section", "series", "figure_id", "data_date", "value", "snapshot"]]
 
 
 CHARTS = [
