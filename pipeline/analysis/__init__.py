@@ -115,11 +115,12 @@ def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = Fal
         try:
             figures = analysis.run(con)
             con.execute("DELETE FROM out_figures WHERE analysis = ?", [analysis.name])
-            con.executemany(
-                "INSERT INTO out_figures VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [[analysis.name, f.figure_id, f.value, f.unit, f.as_of, f.source, f.snapshot_id]
-                 for f in figures],
-            )
+            if figures:  # DuckDB refuses executemany with no rows (e.g. job boards, no HN)
+                con.executemany(
+                    "INSERT INTO out_figures VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [[analysis.name, f.figure_id, f.value, f.unit, f.as_of, f.source,
+                      f.snapshot_id] for f in figures],
+                )
             con.execute(APPEND_HISTORY, {"inputs": json.dumps(snapshots), "now": utcnow(),
                                          "analysis": analysis.name})
             con.execute("INSERT OR REPLACE INTO step_runs VALUES (?, ?, ?)",
