@@ -23,6 +23,7 @@ import duckdb
 from pipeline import rules
 from pipeline.registry import modules_defining
 from pipeline.store import current_snapshot_id, fetch_one, utcnow
+from pipeline.untrusted import csv_cell
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def write_csv(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
         writer = csv.writer(fh)
         writer.writerow(header)
         for row in rows:
-            writer.writerow([_fmt(v) if name == "value" else v
+            writer.writerow([_fmt(v) if name == "value" else csv_cell(v)
                              for name, v in zip(header, row, strict=True)])
     tmp.replace(path)
 
