@@ -410,8 +410,12 @@ def test_interrupted_crawl_keeps_previous_snapshot(env, hub, monkeypatch):
         "the next refresh resumes it")
 
 
-def test_hf_endpoint_and_token_are_honoured_but_never_stored(cli, env, hub, monkeypatch,
-                                                             caplog):
+def test_hf_endpoint_and_token_are_honoured_but_never_stored(cli, env, monkeypatch, caplog):
+    with FakeHfHub(n=N_MODELS, article_share=0.1, tls=True) as hub:  # tokens: HTTPS only
+        check_token_honoured_never_stored(cli, env, hub, monkeypatch, caplog)
+
+
+def check_token_honoured_never_stored(cli, env, hub, monkeypatch, caplog):
     monkeypatch.delenv("ADOPTION_HF_MODELS_URL")
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.setenv("HF_TOKEN", "hf_SeCrEt0123456789")
