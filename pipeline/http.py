@@ -79,16 +79,18 @@ def redact(text: str) -> str:
 
 
 def _redact_url(url: str) -> str:
+    tail = url[len(url.rstrip(".,:;!?")):]  # punctuation after a URL in a sentence
+    url = url[:len(url) - len(tail)]
     try:
         parts = urlsplit(url)
     except ValueError:
-        return url.split("?", 1)[0].split("@")[-1]
+        return url.split("?", 1)[0].split("@")[-1] + tail
     netloc = parts.netloc.rsplit("@", 1)[-1]
     query = "&".join(
         f"{quote(k, safe='[]')}={quote(v, safe=',:/') if k.lower() in SAFE_PARAMS else '***'}"
         for k, v in parse_qsl(parts.query, keep_blank_values=True))
     return urlunsplit(parts._replace(netloc=netloc, query=query,
-                                     fragment="***" if parts.fragment else ""))
+                                     fragment="***" if parts.fragment else "")) + tail
 
 
 @dataclass
@@ -159,6 +161,8 @@ class Watch:
         self.at = at
         self.expired = False
         self.connection: Any = None
+        #: the request's socket, kept: http.client lets go of it once the response owns it
+        self.sock: socket.socket | None = None
         self._timer: threading.Timer | None = None
 
     def __enter__(self) -> Watch:
@@ -179,7 +183,7 @@ class Watch:
 
     def _fire(self) -> None:
         self.expired = True
-        sock = getattr(self.connection, "sock", None)
+        sock = getattr(self.connection, "sock", None) or self.sock
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -191,15 +195,18 @@ class _Watched:
     def connect(self) -> None:
         self._watched()
         super().connect()  # type: ignore[misc]
+        self._watched()
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         self._watched()
         super().request(*args, **kwargs)  # type: ignore[misc]
+        self._watched()
 
     def _watched(self) -> None:
         watch = getattr(_current, "watch", None)
         if watch is not None:
             watch.connection = self
+            watch.sock = getattr(self, "sock", None) or watch.sock
 
 
 class _HTTPConnection(_Watched, urllib3.connection.HTTPConnection):
@@ -406,7 +413,8 @@ class Origin:
             path = self._local_file(rel)
             size = path.stat().st_size
             if size > cap:
-                raise self._too_large(path.as_uri(), size, cap, "max_response_bytes")
+                raise self._too_large(path.as_uri(), f"{size:,} bytes", cap,
+                                      "max_response_bytes")
             return Fetched(path.as_uri(), path.read_bytes(), {})
         url = self.url(rel, params)
         chunks: list[bytes] = []
@@ -501,11 +509,11 @@ class Origin:
             raise self.fail(f"gave up on {url}: it took longer than {which}",
                             "a hanging or dripping upstream; retry later")
 
-    def _too_large(self, url: str, size: int | str, cap: int, key: str) -> SourceError:
+    def _too_large(self, url: str, what: str, cap: int, key: str) -> SourceError:
         return self.fail(
-            f"refusing {url}: {size} bytes, over the {cap:,}-byte cap", f"a hostile or broken "
-            f"upstream; if it really is this large, raise {env_name(self.source, key)} or "
-            f"[http] {key}")
+            f"refusing {url}: {what + ', ' if what else ''}over the {cap:,}-byte cap",
+            f"a hostile or broken upstream; if it really is this large, raise "
+            f"{env_name(self.source, key)} or [http] {key}")
 
     def _check_listed(self, url: str, size: int, listed: int | None) -> None:
         if listed is not None and size != listed:
@@ -518,16 +526,16 @@ class Origin:
         """Stream the body into `write`, counted after decompression: at most `cap` bytes
         (setting `key`), the source's budget, and exactly `listed` bytes when given."""
         declared = _declared_length(response)
-        if declared is not None and declared > cap:
-            raise self._too_large(url, f"Content-Length {declared:,}", cap, key)
         if declared is not None and listed is not None and declared != listed:
             self._check_listed(url, declared, listed)
+        if declared is not None and declared > cap:
+            raise self._too_large(url, f"Content-Length {declared:,}", cap, key)
         size = 0
         try:
             for chunk in response.iter_content(CHUNK):
                 size += len(chunk)
                 if size > cap:
-                    raise self._too_large(url, f"more than {cap:,}", cap, key)
+                    raise self._too_large(url, "", cap, key)
                 if listed is not None and size > listed:
                     raise self.fail(f"refusing {url}: more than the {listed:,} bytes listed",
                                     "the upstream's listing and file disagree; retry later")

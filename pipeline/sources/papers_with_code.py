@@ -197,10 +197,9 @@ def _listed_file(ctx: CollectContext, repo: str, entry: dict) -> RemoteFile:
     and is read by DuckDB (whose readers glob), the size bounds the download."""
     path = entry["path"]
     if not isinstance(path, str) or not LISTED_NAME.match(path):
-        ctx.check_name(f"{repo}/{path}")  # says what is wrong with it, if it can
-        raise ctx.fail(f"refusing the tree entry {shown(path)} of {repo}: not a plain file "
-                       f"name under {DATA_FOLDER}/", "a hostile or broken listing; nothing "
-                       "was downloaded")
+        problem = unsafe_name(path) or f"not a plain file name under {DATA_FOLDER}/"
+        raise ctx.fail(f"refusing the tree entry {shown(path, 240)} of {repo} ({problem})",
+                       "a hostile or broken listing; nothing was downloaded")
     size = entry.get("size")
     cap = ctx.settings.http_bound(NAME, "max_bytes")
     if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= cap:
