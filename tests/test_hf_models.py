@@ -438,6 +438,16 @@ def check_token_honoured_never_stored(cli, env, hub, monkeypatch, caplog):
     assert "SeCrEt" not in text
 
 
+def test_token_is_not_sent_to_an_http_endpoint(cli, env, hub, monkeypatch):
+    """An http:// endpoint gets no HF_TOKEN (credentials go only over HTTPS): the refresh runs
+    anonymously and says so in one warning line."""
+    monkeypatch.setenv("HF_TOKEN", "hf_SeCrEt0123456789")
+    result = cli("collect", "hf_models")
+    assert result.rc == 0, result.err
+    assert {r.headers.get("authorization") for r in hub.requests} == {None}
+    assert "HF_TOKEN is not sent to http://" in result.err and "SeCrEt" not in result.err
+
+
 def test_adoption_url_beats_hf_endpoint(cli, env, hub, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9/unused")
     assert cli("collect", "hf_models", "--hf-mode", "api").rc == 0
