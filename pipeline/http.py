@@ -462,7 +462,7 @@ class Origin:
             self.budget.take(found, path.as_uri())
             shutil.copyfile(path, tmp)
             tmp.replace(dest)
-            return Fetched(path.as_uri(), b"", {"x-sha256": _sha256(dest)})
+            return Fetched(path.as_uri(), b"", {"x-sha256": file_sha256(dest)})
         url = self.url(rel)
 
         def write(chunk: bytes) -> None:
@@ -611,7 +611,8 @@ def _declared_length(response: requests.Response) -> int | None:
     return int(expected)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB chunks (raw payloads can be hundreds of MB)."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

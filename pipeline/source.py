@@ -21,7 +21,7 @@ import duckdb
 
 from pipeline.config import Settings
 from pipeline.errors import SourceError, Unchanged
-from pipeline.http import Origin, redact
+from pipeline.http import Origin, file_sha256, redact
 from pipeline.untrusted import shown, unsafe_name
 from pipeline.versioned import Versioned
 from pipeline.versioned import ddl as versioned_ddl
@@ -75,15 +75,6 @@ class RawFile:
     bytes: int | None
     #: the snapshot whose raw folder holds the file, when not this snapshot's own folder
     kept_in: int | None = None
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in 1 MiB chunks (raw payloads can be hundreds of MB)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def manifest_sha256(files: list[RawFile]) -> str:
