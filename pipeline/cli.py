@@ -348,6 +348,9 @@ def _check_source_options(settings: Settings) -> None:
 
     settings.check_sources({n: {"url": str} | HTTP_SOURCE_OPTIONS | s.options
                             for n, s in all_sources().items()})
+    for name in all_sources():  # a bound of zero or less is a usage error, found up front
+        for key in HTTP_SOURCE_OPTIONS:
+            settings.http_bound(name, key)
 
 
 def _maintain(con, settings: Settings, args: argparse.Namespace) -> int:
