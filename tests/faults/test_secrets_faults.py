@@ -40,7 +40,7 @@ def token_readers() -> dict[str, set[str]]:
 
 
 def run_hf_models(cli, monkeypatch, outputs: list) -> None:
-    with FakeHfHub(n=300, article_share=0.2) as hub:
+    with FakeHfHub(n=300, article_share=0.2, tls=True) as hub:  # tokens go over HTTPS only
         monkeypatch.setenv("ADOPTION_HF_MODELS_URL", hub.url)
         for mode in ("api", "parquet"):
             outputs.append(cli("-v", "collect", "hf_models", "--hf-mode", mode, "--force"))
