@@ -87,11 +87,11 @@ MUTATIONS = [
         "pipeline/collect.py", _INSERT, _INSERT
         + '            con.execute("COMMIT")\n            con.execute("BEGIN TRANSACTION")\n'),
     Mutation(
-        "store-token", "the Hub source stores HF_TOKEN in the snapshot's parameters",
+        "store-token", "the Hub source stores its HF_TOKEN header in the snapshot's parameters",
         ("tests/faults/test_secrets_faults.py::"
          "test_tokens_never_reach_logs_database_raw_charts_site_or_published",),
         "pipeline/sources/hf_models.py", _TOKEN, _TOKEN.replace("bool(token),",
-                                                                "bool(token), token=token,")),
+                                                                "bool(token), auth=headers,")),
     Mutation(
         "malformed-as-empty", "a malformed per-paper file is read as a meeting without papers",
         ("tests/faults/test_conferences_faults.py::"

@@ -3,7 +3,7 @@ succeeding and once failing, then the results are analysed, drawn, reported, bui
 page and published; the token must be found nowhere - not in any log line, any column of any
 table of the database, any raw payload or sidecar, any chart, the page or a published file.
 
-Which sources read a token is found in their code (`secret("NAME")`), so a new source that
+Which sources read a token is found in their code (SECRET_CALL), so a new source that
 reads one fails this test until it has a run here (RUNS). Each run also checks that its fake
 received the token: a source that silently stopped sending it would make the test vacuous.
 """
@@ -21,7 +21,9 @@ from tests.fakes import pwc
 from tests.fakes.adzuna import AdzunaServer
 from tests.fakes.hf_hub import FakeHfHub
 
-SECRET_CALL = re.compile(r"""\bsecret\(\s*["']([A-Z0-9_]+)["']\s*\)""")
+#: how a source reads a token: `secret("X")`, or its origin's `credentials("X")` /
+#: `may_send_secret("X")` (pipeline.http: sent only to that origin, only over HTTPS)
+SECRET_CALL = re.compile(r"""\b(?:secret|credentials|may_send_secret)\(\s*["']([A-Z0-9_]+)["']""")
 TOKENS = {name: f"planted-{name.lower().replace('_', '-')}-7f3a9c"
           for name in ("HF_TOKEN", "GITHUB_TOKEN", "ADZUNA_APP_ID", "ADZUNA_APP_KEY")}
 
