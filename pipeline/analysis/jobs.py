@@ -53,7 +53,7 @@ HN_BOARD = "Hacker News"
 ADZUNA_BOARD = "Adzuna (API)"
 LAST_MONTHS = 12
 #: a complete month whose newest posting came sooner than this after its thread opened was
-#: copied early (real threads take postings for about two weeks; see docs/methodology/jobs.md)
+#: copied early (complete copies run 11-18 days; see docs/methodology/jobs.md)
 CAPTURED_EARLY_DAYS = 10
 
 
