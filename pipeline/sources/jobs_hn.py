@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import SourceError, Unchanged
+from pipeline.http import Fetched
 from pipeline.rules import FRAMEWORKS, match_frameworks
 from pipeline.source import CollectContext, Source
 from pipeline.store import utcnow
@@ -444,8 +445,9 @@ def _carried(ctx: CollectContext, table: str, columns: str, threads: list[int]):
 
 
 def _fetch_item(ctx: CollectContext, thread: Thread, local_files: dict[int, str]) \
-        -> tuple[Any, str, bytes] | None:
-    """The thread's item tree, its URL and its bytes; None when it is not found (HTTP 404)."""
+        -> Fetched | None:
+    """The thread's item (URL and bytes, parsed only if changed); None when it is not found
+    (HTTP 404)."""
     rel = local_files[thread.thread_id] if ctx.origin.local else f"items/{thread.thread_id}"
     try:
         fetched = ctx.origin.get(rel)
@@ -453,7 +455,7 @@ def _fetch_item(ctx: CollectContext, thread: Thread, local_files: dict[int, str]
         if "HTTP 404" in exc.message or "file not found" in exc.message:
             return None
         raise
-    return ctx.origin.parse_json(fetched), fetched.url, fetched.content
+    return fetched
 
 
 def _due(ctx: CollectContext, listing: list[Thread], members: dict[int, Version],
@@ -523,13 +525,13 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
                             "keeping its stored rows" if thread.thread_id in members
                             else "skipped this time, retried on the next refresh")
             continue
-        payload, url, content = item
+        url, content = item.url, item.content
         sha = hashlib.sha256(content).hexdigest()
         complete = thread.month < open_from
         stored = members.get(thread.thread_id)
         if stored is not None and stored.item_sha256 == sha and stored.complete == complete:
             continue  # byte-identical and no more final than before: the stored version stands
-        rows, skipped = parse_thread(ctx, payload, thread)
+        rows, skipped = parse_thread(ctx, ctx.origin.parse_json(item), thread)
         rel = f"items/{thread.thread_id}.json"
         ctx.save_raw(rel, content, url)
         fetched.append(thread.thread_id)
