@@ -601,6 +601,7 @@ MARCH = {"thread_id": 4321, "reason": "no public copy (test)"}
     (json.dumps({"2026-03": {"thread_id": "x", "reason": "r"}}),
      "2026-03 'thread_id' is 'x', not a positive integer"),
     (json.dumps({"2026-03": {"thread_id": True, "reason": "r"}}), "'thread_id' is True"),
+    (json.dumps({"2026-03": {"thread_id": 2**70, "reason": "r"}}), "not a positive integer"),
     (json.dumps({"2026-03": {"title": 7, "reason": "r"}}), "'title' is int, not text"),
     (json.dumps({"2026-03": MARCH, "2026-09": MARCH, "2025-12": MARCH}),
      "declares 2025-12, 2026-09 missing, outside the months the copy holds (2026-01 to 2026-05)"),

@@ -331,10 +331,10 @@ def read_declaration(ctx: CollectContext) -> Declaration | None:
             raise ctx.fail(f"{path}: {key} is {type(value).__name__}, not an object",
                            DECLARATION_HINT)
         thread_id, title, reason = value.get("thread_id"), value.get("title"), value.get("reason")
-        if thread_id is not None and (not isinstance(thread_id, int)
-                                      or isinstance(thread_id, bool) or thread_id <= 0):
-            raise ctx.fail(f"{path}: {key} 'thread_id' is {thread_id!r}, not a positive integer",
-                           DECLARATION_HINT)
+        if thread_id is not None and (not isinstance(thread_id, int) or isinstance(
+                thread_id, bool) or not 0 < thread_id < 2**63):
+            raise ctx.fail(f"{path}: {key} 'thread_id' is {_text(repr(thread_id))[:40]}, not a "
+                           "positive integer", DECLARATION_HINT)
         if title is not None and not isinstance(title, str):
             raise ctx.fail(f"{path}: {key} 'title' is {type(title).__name__}, not text",
                            DECLARATION_HINT)
