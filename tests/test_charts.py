@@ -212,10 +212,10 @@ def test_job_postings_names_frameworks_and_reads_naturally(env):
         CREATE TABLE out_jobs__board_counts AS SELECT * FROM (VALUES
           ('LinkedIn', 0, 'manual', NULL::DATE, 'tensorflow', NULL::BIGINT, NULL, false, NULL),
           ('LinkedIn', 0, 'manual', NULL, 'pytorch', NULL, NULL, false, NULL),
-          ('Hacker News', 30, 'hn', DATE '2026-04-01', 'tensorflow', 16, 'Jan 2026–Apr 2026 (4)',
-           true, 1),
-          ('Hacker News', 30, 'hn', DATE '2026-04-01', 'pytorch', 39, 'Jan 2026–Apr 2026 (4)',
-           true, 1))
+          ('Hacker News', 30, 'hn', DATE '2026-04-01', 'tensorflow', 16,
+           'Jan 2026–Apr 2026 (4 of 12 months, 1366 postings)', true, 1),
+          ('Hacker News', 30, 'hn', DATE '2026-04-01', 'pytorch', 39,
+           'Jan 2026–Apr 2026 (4 of 12 months, 1366 postings)', true, 1))
           t(board, board_order, kind, date, framework, count, regions, has_data, snapshot_id)""")
     con.execute("CREATE TABLE out_jobs__board_history (board VARCHAR, date DATE, "
                 "framework VARCHAR, count BIGINT, snapshot_id BIGINT)")
@@ -227,6 +227,9 @@ def test_job_postings_names_frameworks_and_reads_naturally(env):
     assert drawn.title.startswith("PyTorch is mentioned in more job postings than TensorFlow")
     assert "1 of 1" not in drawn.title
     assert "No counts recorded yet for LinkedIn" in drawn.alt
+    # how many of the window's 12 months hold data: in the HN panel and the alt text
+    assert ax.get_title() == "Hacker News 'Who is hiring?'\nJan 2026–Apr 2026 (4 of 12 months)"
+    assert "'Who is hiring?', Jan 2026–Apr 2026 (4 of 12 months): PyTorch 39" in drawn.alt
 
 
 def test_scorecard_axis_is_the_difference_in_tolerances():

@@ -145,6 +145,7 @@ def test_declared_gap_is_accepted_listed_and_never_counted_as_zero(series):
     assert "Jul 2021, Sep 2021, Nov 2021, Mar 2022, Jun 2022, Jan 2024, Dec 2024, Feb 2025" \
         in caption
     assert "Read from a local copy, not the Algolia API" in caption
+    assert "1-5% more postings in most months" in caption
     assert "Replies are absent" in caption and "Estimated times" in caption
     plotted = {r["month"]: r for r in csv.DictReader(
         (series.settings.charts_dir / "jobs_hn_trend.csv").open())}

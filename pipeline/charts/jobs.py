@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 import matplotlib.dates as mdates
@@ -125,10 +126,12 @@ def caption_note(data: pd.DataFrame, window: dict | None, caveats: list[str] | N
                      f"after the thread opened, so later postings are missing): "
                      f"{', '.join(f'{m:%b %Y}' for m in early['month'])}.")
     if caveats is not None:
-        notes.append("Read from a local copy, not the Algolia API"
-                     + (": its SOURCE.md says: " + " ".join(
+        notes.append("Read from a local copy, not the Algolia API, so its counts can differ from "
+                     "an Algolia-based count (the shared 2021-2026 mirror holds 1-5% more "
+                     "postings in most months; docs/methodology/jobs.md, \"Offline copies\")."
+                     + (" Its SOURCE.md says: " + " ".join(
                          c if c.endswith(".") else c + "." for c in caveats)
-                        if caveats else "."))
+                        if caveats else ""))
     return " ".join(notes)
 
 
@@ -279,8 +282,8 @@ def draw_job_postings(con: duckdb.DuckDBPyConnection) -> Drawn:
         when = part["date"].dropna()
         where = part["regions"].dropna()
         period = f"{pd.Timestamp(when.iloc[0]):%Y-%m-%d}" if len(when) else ""
-        if board == HN_BOARD and len(where):
-            period = where.iloc[0].split(" (")[0]
+        if board == HN_BOARD and len(where):  # "May 2025–Apr 2026 (10 of 12 months)"
+            period = re.sub(r", [^()]*\)$", ")", where.iloc[0])
         name = f"{board} 'Who is hiring?'" if board == HN_BOARD else board
         ax.set_title(f"{name}\n{period}", fontsize=9.5, loc="center", fontweight="bold")
         verdicts.append(values[1] > values[0])
@@ -305,7 +308,8 @@ def draw_job_postings(con: duckdb.DuckDBPyConnection) -> Drawn:
         leader, other = ("PyTorch", "TensorFlow") if pt > tf else ("TensorFlow", "PyTorch")
         verdict = (f"{leader} is mentioned in more job postings than {other}" if pt != tf
                    else "PyTorch and TensorFlow are mentioned in as many job postings")
-        title = f"{verdict}\n{name}, {period}: PyTorch {pt:,}, TensorFlow {tf:,}"
+        title = (f"{verdict}\n{name}, {period.split(' (')[0]}: PyTorch {pt:,}, "
+                 f"TensorFlow {tf:,}")
     else:
         title = (f"PyTorch is mentioned in more postings than TensorFlow on {sum(verdicts)} "
                  f"of the {panels} job boards with counts")
@@ -315,7 +319,7 @@ def draw_job_postings(con: duckdb.DuckDBPyConnection) -> Drawn:
                  va="bottom")
     alt = (f"{title.replace(chr(10), '. ')}. Bar chart of job postings mentioning TensorFlow "
            f"and PyTorch per board: "
-           + "; ".join(f"{n} ({p}): PyTorch {pt:,}, TensorFlow {tf:,}"
+           + "; ".join(f"{n}, {p}: PyTorch {pt:,}, TensorFlow {tf:,}"
                        for n, p, pt, tf in described)
            + "." + (f" {empty_note}." if empty_note else ""))
     title = title.replace("\n", ". ")
