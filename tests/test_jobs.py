@@ -587,12 +587,13 @@ def test_local_copy_with_a_declared_gap(cli, env, tmp_path, monkeypatch):
 
 
 class CopyContext:
-    """What read_declaration / check_declaration use of a CollectContext."""
+    """What read_declaration / check_declaration use of a CollectContext: the origin (a local
+    folder) and `fail`."""
 
-    def __init__(self, local: Path) -> None:
-        from types import SimpleNamespace
+    def __init__(self, local: Path, settings) -> None:
+        from pipeline.http import Origin
 
-        self.origin = SimpleNamespace(local=local)
+        self.origin = Origin("jobs_hn", str(local), settings)
 
     def fail(self, message: str, hint: str = "") -> SourceError:
         return SourceError("jobs_hn", message, hint)
@@ -613,13 +614,13 @@ MARCH = {"thread_id": 4321, "reason": "no public copy (test)"}
     (json.dumps({"2026-03": {"thread_id": 4321, "reason": " "}}), "2026-03 gives no 'reason'"),
     (json.dumps({"2026-03": {"thread_id": "x", "reason": "r"}}),
      "2026-03 'thread_id' is 'x', not a positive integer"),
-    (json.dumps({"2026-03": {"thread_id": True, "reason": "r"}}), "'thread_id' is True"),
+    (json.dumps({"2026-03": {"thread_id": True, "reason": "r"}}), "'thread_id' is 'True'"),
     (json.dumps({"2026-03": {"thread_id": 2**70, "reason": "r"}}), "not a positive integer"),
     (json.dumps({"2026-03": {"title": 7, "reason": "r"}}), "'title' is int, not text"),
     (json.dumps({"2026-03": MARCH, "2026-09": MARCH, "2025-12": MARCH}),
      "declares 2025-12, 2026-09 missing, outside the months the copy holds (2026-01 to 2026-05)"),
 ])
-def test_declaration_is_checked(tmp_path, declaration, needle):
+def test_declaration_is_checked(env, tmp_path, declaration, needle):
     """Every malformed `_missing.json` is refused with a message naming the file and the fault
     (the fault suite runs a few of them end to end: one line, previous snapshot kept)."""
     from pipeline.sources.jobs_hn import Thread, check_declaration, read_declaration
@@ -627,20 +628,20 @@ def test_declaration_is_checked(tmp_path, declaration, needle):
     path = tmp_path / "_missing.json"
     path.write_bytes(declaration if isinstance(declaration, bytes) else declaration.encode())
     listing = [Thread(i, "", date(2026, m, 1), None) for i, m in enumerate((1, 2, 4, 5))]
-    ctx = CopyContext(tmp_path)
+    ctx = CopyContext(tmp_path, env)
     with pytest.raises(SourceError) as info:
         check_declaration(ctx, read_declaration(ctx), listing)
     assert str(path) in info.value.message and needle in info.value.message
     assert "_missing.json" in str(info.value)  # the hint says what the file must hold
 
 
-def test_declaration_text_is_one_bounded_line(tmp_path):
+def test_declaration_text_is_one_bounded_line(env, tmp_path):
     """A copy's text is untrusted: its reason and title are stored as one printable line."""
     from pipeline.sources.jobs_hn import MAX_TEXT, read_declaration
 
     (tmp_path / "_missing.json").write_text(json.dumps({"2026-03": {
         "title": "Ask HN:\n\tWho is hiring?\x1b[31m", "reason": "x" * 5000}}))
-    declared = read_declaration(CopyContext(tmp_path)).months[date(2026, 3, 1)]
-    assert declared["title"] == "Ask HN: Who is hiring?[31m"
+    declared = read_declaration(CopyContext(tmp_path, env)).months[date(2026, 3, 1)]
+    assert declared["title"] == "Ask HN: Who is hiring? [31m"  # ESC: a space
     assert len(declared["reason"]) == MAX_TEXT and declared["thread_id"] is None
-    assert read_declaration(CopyContext(tmp_path / "elsewhere")) is None  # none declared
+    assert read_declaration(CopyContext(tmp_path / "elsewhere", env)) is None  # none declared

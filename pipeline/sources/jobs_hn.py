@@ -50,6 +50,7 @@ from pipeline.http import Fetched
 from pipeline.rules import FRAMEWORKS, match_frameworks
 from pipeline.source import CollectContext, Source
 from pipeline.store import utcnow
+from pipeline.untrusted import plain_line, shown
 from pipeline.versioned import Versioned
 
 NAME = "jobs_hn"
@@ -282,10 +283,21 @@ def _copy_file(local: Path, name: str) -> Path | None:
 
 
 def _text(value: Any) -> str:
-    """Untrusted text from a copy's files, as stored and shown: one line, at most MAX_TEXT."""
-    text = " ".join(str(value).split())
-    text = "".join(c for c in text if c.isprintable())
+    """Untrusted text from a copy's files, as stored and shown: one line without control
+    characters (pipeline.untrusted), spaces collapsed, at most MAX_TEXT characters."""
+    text = " ".join(plain_line(value).split())
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
+
+
+def _read_copy_file(ctx: CollectContext, path: Path) -> bytes:
+    """A file of the local copy, read through the source's origin (confined to the folder,
+    bounded by max_response_bytes); any failure is one line naming the file."""
+    try:
+        return ctx.origin.get(str(path.relative_to(ctx.origin.local))).content
+    except SourceError as exc:
+        hint = DECLARATION_HINT if path.name == MISSING_FILE else (
+            "check the copy's files and their permissions; the previous snapshot stays current")
+        raise ctx.fail(f"cannot read {path}: {exc.message}", hint) from None
 
 
 def _month_key(key: str) -> date | None:
@@ -311,11 +323,9 @@ def read_declaration(ctx: CollectContext) -> Declaration | None:
     path = _copy_file(local, MISSING_FILE) if local is not None else None
     if path is None:
         return None
+    content = _read_copy_file(ctx, path)
     try:
-        content = path.read_bytes()
         payload = json.loads(content)
-    except OSError as exc:
-        raise ctx.fail(f"cannot read {path}: {exc.strerror or exc}", DECLARATION_HINT) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ctx.fail(f"{path} is not valid JSON ({exc})", DECLARATION_HINT) from None
     if not isinstance(payload, dict):
@@ -325,7 +335,7 @@ def read_declaration(ctx: CollectContext) -> Declaration | None:
     for key, value in payload.items():
         month = _month_key(key)
         if month is None:
-            raise ctx.fail(f"{path}: {_text(key)[:40]!r} is not a month (YYYY-MM)",
+            raise ctx.fail(f"{path}: {shown(key, 40)} is not a month (YYYY-MM)",
                            DECLARATION_HINT)
         if not isinstance(value, dict):
             raise ctx.fail(f"{path}: {key} is {type(value).__name__}, not an object",
@@ -333,7 +343,7 @@ def read_declaration(ctx: CollectContext) -> Declaration | None:
         thread_id, title, reason = value.get("thread_id"), value.get("title"), value.get("reason")
         if thread_id is not None and (not isinstance(thread_id, int) or isinstance(
                 thread_id, bool) or not 0 < thread_id < 2**63):
-            raise ctx.fail(f"{path}: {key} 'thread_id' is {_text(repr(thread_id))[:40]}, not a "
+            raise ctx.fail(f"{path}: {key} 'thread_id' is {shown(thread_id, 40)}, not a "
                            "positive integer", DECLARATION_HINT)
         if title is not None and not isinstance(title, str):
             raise ctx.fail(f"{path}: {key} 'title' is {type(title).__name__}, not text",
@@ -405,11 +415,7 @@ def record_copy(ctx: CollectContext, declared: Declaration | None) -> None:
         sha = ctx.save_raw(MISSING_FILE, declared.content, declared.path.as_uri())
         info["missing_file"] = {"path": MISSING_FILE, "sha256": sha}
     if described is not None:
-        try:
-            content = described.read_bytes()
-        except OSError as exc:
-            raise ctx.fail(f"cannot read {described}: {exc.strerror or exc}",
-                           "check the copy's files and their permissions") from None
+        content = _read_copy_file(ctx, described)
         sha = ctx.save_raw(DESCRIPTION_FILE, content, described.as_uri())
         info["description"] = {"path": DESCRIPTION_FILE, "sha256": sha}
         info["caveats"] = copy_caveats(content.decode("utf-8", "replace"))
