@@ -42,14 +42,16 @@ CREATE OR REPLACE TEMP MACRO scorecard_fmt(v, u) AS
 # Reason: the computed alternative readings named in the reference file's `alternatives`
 # column ("figure_id: label; ..."), and whether the article's value lies between our readings
 # (those in the row's unit, the headline included). Only ids are typed there, never values.
+# A "today" value that says which data it stands for (its figure's note: the year and meetings
+# pooled) adds "today: <note>" to the reason.
 SCORECARD_SQL = """
 CREATE OR REPLACE TABLE out_scorecard AS
 WITH ours AS (
-    SELECT figure_id, value, unit, snapshot_id, source FROM out_figures
+    SELECT figure_id, value, unit, snapshot_id, source, note FROM out_figures
 ), joined AS (
     SELECT r.figure_id, r.section, CAST(r.value AS DOUBLE) AS article_value, r.unit,
            r.comparison, r.tolerance, r.method_note,
-           a.value AS ours_as_of_article, t.value AS ours_today,
+           a.value AS ours_as_of_article, t.value AS ours_today, t.note AS today_note,
            coalesce(a.value, t.value) AS ours_evaluated,
            CASE WHEN a.value IS NOT NULL THEN 'article date'
                 WHEN t.value IS NOT NULL THEN 'today' END AS evaluated_on,
@@ -98,12 +100,14 @@ SELECT figure_id, section, article_value, unit, ours_as_of_article, ours_today,
             WHEN comparison = 'ge' THEN '≥ ' || article_value::VARCHAR
             ELSE '± ' || tolerance END AS tolerance,
        nullif(snapshots, '') AS snapshots,
-       CASE WHEN r.comparable = 0 OR ours_evaluated IS NULL OR r.lo = r.hi THEN r.listed
-            ELSE r.listed || '; the article''s ' || scorecard_fmt(article_value, unit)
-                 || CASE WHEN article_value BETWEEN r.lo AND r.hi THEN ' lies between'
-                         ELSE ' lies outside' END
-                 || ' our readings (' || scorecard_fmt(r.lo, unit) || ' to '
-                 || scorecard_fmt(r.hi, unit) || ')' END AS reason,
+       nullif(concat_ws('; ',
+           CASE WHEN r.comparable = 0 OR ours_evaluated IS NULL OR r.lo = r.hi THEN r.listed
+                ELSE r.listed || '; the article''s ' || scorecard_fmt(article_value, unit)
+                     || CASE WHEN article_value BETWEEN r.lo AND r.hi THEN ' lies between'
+                             ELSE ' lies outside' END
+                     || ' our readings (' || scorecard_fmt(r.lo, unit) || ' to '
+                     || scorecard_fmt(r.hi, unit) || ')' END,
+           'today: ' || today_note), '') AS reason,
        method_note AS note
 FROM joined LEFT JOIN readings r USING (figure_id) ORDER BY ord
 """

@@ -299,3 +299,15 @@ def paper_frameworks(words: list[str] | dict[str, int]) -> dict[str, bool]:
     """Which frameworks a paper mentions, from the tracked words found in it."""
     found = set(words)
     return {fw: bool(found & set(ws)) for fw, ws in PAPER_WORDS.items()}
+
+
+#: the nine conferences of Horace He's series (the headline series counts these only)
+PAPER_CONFERENCES = ("ICLR", "NeurIPS", "ICML", "CVPR", "ICCV", "ECCV", "ACL", "EMNLP", "NAACL")
+
+
+def scheduled_conferences(year: int) -> tuple[str, ...]:
+    """The conferences a complete year must hold: every annual one, ICCV in odd years and ECCV
+    in even years. NAACL is not held every year: it counts when it is listed, but a year is
+    complete without it."""
+    return tuple(c for c in PAPER_CONFERENCES if c != "NAACL" and not (
+        c == "ICCV" and year % 2 == 0 or c == "ECCV" and year % 2 == 1))

@@ -35,6 +35,9 @@ class Figure:
     as_of: str  # "article" (as of the article's date) or "today" (latest data)
     source: str
     snapshot_id: int
+    #: which data a "today" value stands for (e.g. the year and meetings pooled), shown in the
+    #: scorecard's reason column
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,8 @@ FIGURES_DDL = """
 CREATE TABLE IF NOT EXISTS out_figures (
     analysis VARCHAR NOT NULL, figure_id VARCHAR NOT NULL, value DOUBLE, unit VARCHAR,
     as_of VARCHAR, source VARCHAR, snapshot_id BIGINT
-)"""
+);
+ALTER TABLE out_figures ADD COLUMN IF NOT EXISTS note VARCHAR"""
 FIGURE_COLUMNS = ["figure_id", "value", "unit", "as_of", "source", "snapshot_id"]
 HISTORY_DDL = """
 CREATE TABLE IF NOT EXISTS out_figures_history (
@@ -115,11 +119,13 @@ def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = Fal
         try:
             figures = analysis.run(con)
             con.execute("DELETE FROM out_figures WHERE analysis = ?", [analysis.name])
-            con.executemany(
-                "INSERT INTO out_figures VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [[analysis.name, f.figure_id, f.value, f.unit, f.as_of, f.source, f.snapshot_id]
-                 for f in figures],
-            )
+            if figures:  # executemany refuses an empty list
+                con.executemany(
+                    "INSERT INTO out_figures (analysis, figure_id, value, unit, as_of, source, "
+                    "snapshot_id, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [[analysis.name, f.figure_id, f.value, f.unit, f.as_of, f.source,
+                      f.snapshot_id, f.note] for f in figures],
+                )
             con.execute(APPEND_HISTORY, {"inputs": json.dumps(snapshots), "now": utcnow(),
                                          "analysis": analysis.name})
             con.execute("INSERT OR REPLACE INTO step_runs VALUES (?, ?, ?)",

@@ -55,7 +55,7 @@ from pipeline.config import Settings
 from pipeline.errors import SourceError, Unreachable
 from pipeline.http import Origin, redact
 from pipeline.pdftext import WorkerPool, extractor_name
-from pipeline.rules import PAPER_FRAMEWORKS, PAPER_WORDS, paper_frameworks
+from pipeline.rules import PAPER_FRAMEWORKS, PAPER_WORDS, paper_frameworks, scheduled_conferences
 from pipeline.source import CollectContext, Source, file_sha256
 from pipeline.sources import papers_listings as pl
 from pipeline.store import utcnow
@@ -587,7 +587,7 @@ class Run:
         compare = year < option(self.settings, "first_year")
         listed_year = {(m["conference"], m["track"]) for m in self.state.listings.values()
                        if m["year"] == year}
-        whole = all((c, "main") in listed_year for c in scheduled(year))
+        whole = all((c, "main") in listed_year for c in scheduled_conferences(year))
         return (not local, compare, not whole, -year, listing["meeting"])
 
     def scan(self, work: list[Work]) -> str:
@@ -731,13 +731,6 @@ class Run:
                 "processed": sum(m["processed"] + m["failed"] for m in meetings),
                 "complete": sum(m["complete"] for m in meetings),
                 "partial": sum(not m["complete"] for m in meetings)}
-
-
-def scheduled(year: int) -> tuple[str, ...]:
-    """The conferences a complete year must hold: every annual one, ICCV in odd years, ECCV in
-    even years. NAACL is not held every year: it counts when listed, but is not required."""
-    return tuple(c for c in pl.HEADLINE if c != "NAACL" and not (
-        c == "ICCV" and year % 2 == 0 or c == "ECCV" and year % 2 == 1))
 
 
 def _unique(papers: list[pl.Paper]) -> list[pl.Paper]:

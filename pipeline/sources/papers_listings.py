@@ -49,8 +49,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from pipeline.rules import PAPER_CONFERENCES
+
 #: the nine conferences of Horace He's series, and the month he dates each meeting by
-HEADLINE = ("ICLR", "NeurIPS", "ICML", "CVPR", "ICCV", "ECCV", "ACL", "EMNLP", "NAACL")
+HEADLINE = PAPER_CONFERENCES
 MONTH = {"ICLR": 5, "NeurIPS": 12, "ICML": 6, "CVPR": 6, "ICCV": 11, "ECCV": 9, "ACL": 8,
          "EMNLP": 11, "NAACL": 6}
 #: ICML's PMLR volumes (the index is read for newer ones)
