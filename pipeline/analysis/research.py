@@ -86,7 +86,7 @@ WITH m AS (
     SELECT * FROM raw_papers__papers_at(current_snapshot('papers'))
 )
 SELECT m.snapshot_id, m.meeting, m.site, m.conference, m.year, m.month, m.track, m.venue,
-       m.title, m.listed, m.processed, m.failed, m.pending, m.complete,
+       m.title, m.listed, m.processed, m.failed, m.pending, m.complete, m.excluded,
        list_contains($headline, m.conference) AS headline,
        count(p.paper_id) FILTER (WHERE p.status = 'ok' AND p.pytorch AND NOT p.tensorflow)
            AS pytorch_papers,

@@ -564,10 +564,8 @@ class Run:
         retry = option(self.settings, "retry_failed")
         work = []
         for meeting, listing in self.state.listings.items():
-            if listing.get("complete") and not retry:
-                continue
             if listing["site"] in self.failed_sites:
-                continue
+                continue  # its PDFs wait for the next run, when its listing answers again
             for paper in listing["papers"]:
                 done = self.state.results.get((meeting, paper.paper_id))
                 if done and done.pdf_ref == paper.pdf_ref and (
@@ -708,8 +706,8 @@ class Run:
                 counts[status] += 1
                 papers.append(_paper_row(listing, paper, result, status))
             complete = counts["pending"] == 0
-            if complete and not listing.get("complete"):
-                listing.update(complete=True, completed_at=now)
+            if complete != bool(listing.get("complete")):  # done now, or a result was lost
+                listing.update(complete=complete, completed_at=now if complete else None)
                 self.state.save_listing(listing)
             meetings.append({
                 "meeting": meeting, "site": listing["site"],

@@ -207,7 +207,7 @@ def icml_volumes(index: dict[int, str]) -> dict[int, int]:
     found = dict(ICML_VOLUMES)
     for volume, text in index.items():
         match = re.search(r"\bICML\s+(20\d\d)\b|International Conference on Machine Learning"
-                          r"\D{0,80}?(20\d\d)", text)
+                          r".{0,80}?\b(20\d\d)\b", text)
         year = int(match[1] or match[2]) if match else None
         if year and year not in found and "workshop" not in text.lower():
             found[year] = volume
