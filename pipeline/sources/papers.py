@@ -100,6 +100,7 @@ OPTIONS: dict[str, type] = ({f"{s}_url": str for s in [*SITES, *EXTRA_URLS]}
 #: a paper id that may be used as a file name as it is (others are hashed)
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 PROGRESS_EVERY = 60.0  # seconds between progress lines
+MEMO_PAYLOADS = 4  # listing payloads kept in memory for reuse within a run
 
 TABLES = {
     "raw_papers__meetings": """
@@ -366,6 +367,7 @@ class Run:
         self.gate = HostGate(option(ctx.settings, "host_concurrency"),
                              option(ctx.settings, "min_interval_seconds"))
         self.origins: dict[str, SiteOrigin] = {}
+        self.fetched: dict[tuple[str, str, str], bytes | None] = {}  # listings of this run
         self.failed_sites: dict[str, str] = {}
         self.down_hosts: dict[str, str] = {}
         self.not_published: list[str] = []
@@ -387,17 +389,25 @@ class Run:
         """fetch(rel, params) for listings: polite, 404 = None, every payload kept as raw
         under listings/<label>/."""
         def fetch(rel: str, params: dict | None) -> bytes | None:
+            key = (origin.base, rel, urlencode(params or {}))
+            if key in self.fetched:  # e.g. one Findings file holds three meetings
+                return self.fetched[key]
             try:
                 with self.gate.slot(_host(origin)):
                     fetched = origin.get(rel, params)
             except SourceError as exc:
                 if _not_found(exc):
+                    self.fetched[key] = None
                     return None
                 raise
             name = re.sub(r"[^A-Za-z0-9._-]+", "_",
                           rel + ("_" + urlencode(params) if params else ""))[:150].strip("._")
             self.ctx.save_raw(f"listings/{label}/{name or 'index'}", fetched.content,
                               fetched.url)
+            self.fetched[key] = fetched.content
+            kept = [k for k, v in self.fetched.items() if v is not None]
+            for old in kept[:-MEMO_PAYLOADS]:  # a few payloads in memory, not every listing
+                del self.fetched[old]
             return fetched.content
         return fetch
 
@@ -449,7 +459,8 @@ class Run:
                 site = SITE_OF[conference]
                 if site in wanted and (conference, year, "main") not in wanted[site]:
                     wanted[site].append((conference, year, "main"))
-        return wanted
+        # a year's meetings together: the Anthology's Findings file serves three of them
+        return {site: sorted(w, key=lambda c: (c[1], c[2], c[0])) for site, w in wanted.items()}
 
     def list_all(self) -> None:
         for site, wanted in self.candidates().items():
