@@ -466,14 +466,12 @@ class Run:
         for site, wanted in self.candidates().items():
             try:
                 self.list_site(site, wanted)
-            except SourceError as exc:
+            except SourceError as exc:  # reported once, with the others, at the end
                 self.failed_sites[site] = exc.message + (f" ({exc.hint})" if exc.hint else "")
-                self.ctx.log.warning("%s: %s: listing failed: %s; its stored results are kept",
-                                     NAME, site, exc.message)
+                self.ctx.log.debug("%s: %s: listing failed: %s", NAME, site, exc.message)
             except pl.ListingError as exc:
-                self.failed_sites[site] = f"unexpected listing shape: {exc}"
-                self.ctx.log.warning("%s: %s: unexpected listing shape (%s); its stored "
-                                     "results are kept", NAME, site, exc)
+                self.failed_sites[site] = f"unexpected listing shape ({exc})"
+                self.ctx.log.debug("%s: %s: unexpected listing shape (%s)", NAME, site, exc)
 
     def list_site(self, site: str, wanted: list[tuple[str, int, str]]) -> None:
         origin = self.origin(site)
