@@ -113,7 +113,7 @@ def refreshed(tmp_path_factory: pytest.TempPathFactory):
             rc, log = run("collect", "conferences")
             assert rc == 0, log
             rc, log = run("collect", "papers")
-            for step in ("analyze", "report"):  # the research charts only: see below
+            for step in ("analyze", "report", "site"):  # the research charts only: below
                 assert run(step)[0] == 0
             from pipeline.charts import draw_all
             from pipeline.charts.research import CHARTS
@@ -227,6 +227,12 @@ def test_partial_year_is_drawn_as_partial_and_comparison_table_is_built(refreshe
     assert charts["author_migration_sankey_today"]["has_data"]
     assert "2024's TensorFlow-only authors" in charts["author_migration_sankey_today"]["title"]
     assert charts["author_migration_sankey"]["title"].startswith("53% of 2018's")
+    page = (settings.data_dir / "site" / "index.html").read_text()
+    for heading in ("Today: the proceedings' papers, year by year", "Per conference",
+                    "The same meetings, counted by Horace He and by this pipeline",
+                    "Findings volumes (not in the series)"):
+        assert f"<h3>{heading}</h3>" in page.replace("&#x27;", "'"), heading
+    assert 'data-label="Meeting">ICLR 2022</td>' in page
 
 
 def test_second_refresh_fetches_no_pdf_and_stores_nothing_new(refreshed):
@@ -495,3 +501,26 @@ def test_anthology_reads_both_published_forms():
         ("2026.findings-acl.7", ["~Ada_Lo1"], "cd34")
     with pytest.raises(pl.ListingError, match="malformed XML"):
         pl.parse_anthology(b"<collection", ("long",))
+
+
+def test_weekly_workflow_keeps_the_backfill_state_between_runs(env):
+    """refresh.yml restores the state folder the source uses by default before `make refresh`
+    and saves it after, whatever the refresh's outcome, under a new key each run."""
+    import yaml
+
+    from pipeline.sources.papers import state_dir
+
+    flow = yaml.safe_load((PROJECT_ROOT / ".github/workflows/refresh.yml").read_text())
+    job = next(j for j in flow["jobs"].values()
+               if any(s.get("run") == "make refresh" for s in j["steps"]))
+    steps = job["steps"]
+    refresh = next(i for i, s in enumerate(steps) if s.get("run") == "make refresh")
+    restore = next(i for i, s in enumerate(steps) if "actions/cache/restore@" in s.get("uses", ""))
+    save = next(i for i, s in enumerate(steps) if "actions/cache/save@" in s.get("uses", ""))
+    folder = state_dir(env).relative_to(env.data_dir.parent).as_posix()
+    assert restore < refresh < save
+    assert steps[restore]["with"]["path"] == steps[save]["with"]["path"] == folder
+    assert steps[save]["if"] == "always()"
+    assert steps[restore]["with"]["restore-keys"] == "papers-backfill-"
+    assert "github.run_id" in steps[save]["with"]["key"]
+    assert float(job["env"]["ADOPTION_PAPERS_TIME_BUDGET_MINUTES"]) <= job["timeout-minutes"]
