@@ -524,3 +524,32 @@ def test_weekly_workflow_keeps_the_backfill_state_between_runs(env):
     assert steps[restore]["with"]["restore-keys"] == "papers-backfill-"
     assert "github.run_id" in steps[save]["with"]["key"]
     assert float(job["env"]["ADOPTION_PAPERS_TIME_BUDGET_MINUTES"]) <= job["timeout-minutes"]
+
+
+def test_a_hostile_local_pmlr_folder_names_nothing_outside_the_data_folder(env, monkeypatch,
+                                                                             tmp_path):
+    """Names from _config.yml and the posts are data: a shortname or an id that climbs out of
+    the folder names no file (the paper is a failure), and nothing is written outside."""
+    from tests.fakes.proceedings import BODIES, paper_pdf
+
+    volume = tmp_path / "pmlr" / "v999"
+    (volume / "_posts").mkdir(parents=True)
+    (volume / "good24a").mkdir()
+    (volume / "good24a" / "good24a.pdf").write_bytes(paper_pdf("Good", tuple(BODIES["pt"])))
+    (volume / "_config.yml").write_text("shortname: ../../evil\nyear: '2024'\nvolume: 999\n")
+    for pid in ("good24a", "../../../outside"):
+        name = pid.replace("/", "_").replace(".", "_")
+        (volume / "_posts" / f"2024-01-01-{name}.md").write_text(
+            f"---\ntitle: Paper {name}\nid: '{pid}'\nauthor:\n- given: A\n  family: B\n"
+            f"pdf: https://proceedings.mlr.press/v999/{pid}/{pid}.pdf\n---\n")
+    configure(monkeypatch, sites="pmlr", compare="false")
+    monkeypatch.setenv("ADOPTION_PAPERS_PMLR_URL", str(tmp_path / "pmlr"))
+    rc, log = run("collect", "papers")
+    assert rc == 0, log
+    rows = db(env).execute("SELECT meeting, paper_id, status, reason FROM "
+                           "raw_papers__papers_at(1) ORDER BY 2 DESC").fetchall()
+    assert rows == [("evil-2024", "good24a", "ok", None),
+                    ("evil-2024", "../../../outside", "failed", "PDF not found in the local "
+                                                                "copy")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "pmlr"]
+    assert not list(tmp_path.parent.glob("**/outside.pdf"))

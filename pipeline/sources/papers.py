@@ -41,6 +41,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import threading
 import time
 from collections import defaultdict
@@ -293,10 +294,11 @@ def backfill_status(settings: Settings) -> str | None:
         summary = json.loads((state_dir(settings) / "summary.json").read_text())
     except (OSError, ValueError):
         return None
-    return (f"backfill: {summary.get('processed', 0):,} of {summary.get('listed', 0):,} listed "
-            f"papers done in {summary.get('complete', 0)} complete and "
-            f"{summary.get('partial', 0)} partial meetings (as of {summary.get('at', '?')}); "
-            "the next refresh continues")
+    done, listed = summary.get("processed", 0), summary.get("listed", 0)
+    return (f"backfill: {done:,} of {listed:,} listed papers done in "
+            f"{summary.get('complete', 0)} complete and {summary.get('partial', 0)} partial "
+            f"meetings (as of {summary.get('at', '?')})"
+            + ("; the next refresh continues" if done < listed else ""))
 
 
 # -- polite access to each host -----------------------------------------------------------------
@@ -785,6 +787,8 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
         stopped = run.scan(due) if due else "nothing left to do"
         meetings, papers = run.rows()
         run.state.compact()
+        if not option(ctx.settings, "keep_pdfs"):  # each PDF was removed once read
+            shutil.rmtree(ctx.staging_dir / "pdfs", ignore_errors=True)
         _write_atomic(run.state.folder / "summary.json", json.dumps(run.summary(meetings)))
     finally:
         run.state.close()

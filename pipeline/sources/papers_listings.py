@@ -94,7 +94,13 @@ class Listing:
 
 
 def meeting_id(conference: str, year: int, track: str = "main") -> str:
-    return f"{conference.lower()}-{year}" + ("" if track == "main" else f"-{track}")
+    """iclr-2024, acl-2024-findings: letters and digits only (it names files)."""
+    name = re.sub(r"[^a-z0-9]", "", conference.lower()) or "unnamed"
+    return f"{name}-{int(year)}" + ("" if track == "main" else f"-{re.sub(r'[^a-z]', '', track)}")
+
+
+#: an upstream name that may be used as part of a local path as it is
+PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 
 
 class ListingError(Exception):
@@ -302,8 +308,10 @@ def pmlr_local_listing(root: Path, volume_dir: Path, read: Callable[[str], bytes
         authors = [" ".join(str(a.get(k) or "") for k in ("given", "family")).strip()
                    for a in meta.get("author") or [] if isinstance(a, dict)]
         file_name = urlsplit(pdf).path.rsplit("/", 1)[-1] or f"{paper_id}.pdf"
+        plain = all(PLAIN_NAME.match(n) and ".." not in n for n in (paper_id, file_name))
         local = next((f"{name}/{sub}{paper_id}/{file_name}" for sub in ("", "assets/")
-                      if (root / name / f"{sub}{paper_id}" / file_name).is_file()), "")
+                      if plain and (root / name / f"{sub}{paper_id}" / file_name).is_file()),
+                     "")
         papers.append(Paper(paper_id, str(meta.get("title") or "").strip(), authors, pdf,
                             local, pdf_ref=pdf))
     if not papers:
