@@ -552,4 +552,4 @@ def test_a_hostile_local_pmlr_folder_names_nothing_outside_the_data_folder(env, 
                     ("evil-2024", "../../../outside", "failed", "PDF not found in the local "
                                                                 "copy")]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "pmlr"]
-    assert not list(tmp_path.parent.glob("**/outside.pdf"))
+    assert not list(tmp_path.glob("**/outside.pdf"))
