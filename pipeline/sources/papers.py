@@ -678,6 +678,7 @@ class Run:
         else:
             dest.unlink(missing_ok=True)
         self.record(item, "ok" if outcome.ok else "failed", reason=outcome.reason,
+                    attempts=(item.previous.attempts + 1) if item.previous else 1,
                     pdf_sha256=sha, pdf_bytes=size, pages=outcome.pages, words=outcome.words,
                     extractor=self.extractor)
 
