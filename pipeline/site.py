@@ -41,6 +41,9 @@ class Section:
     charts: tuple[str, ...]
     figure_prefixes: tuple[str, ...]  # scorecard figure ids shown in this section
     method: str
+    #: sources that carry the section on to today: while another source has data, their
+    #: absence is a quiet note (what collecting them adds), not a "no data" warning
+    continuations: tuple[str, ...] = ()
 
 
 SECTIONS = [
@@ -62,7 +65,7 @@ SECTIONS = [
             "2021 figure. From 2023: every accepted paper's PDF of the nine conferences, read "
             "from each proceedings site (OpenReview, PMLR, NeurIPS, CVF, ECVA, ACL Anthology) "
             "and scanned with his synonyms; a year counts in 'today' only when every meeting "
-            "of it is complete. Details: docs/methodology/research.md."),
+            "of it is complete. Details: docs/methodology/research.md.", ("papers",)),
     Section("migration", "Author migration 2018 → 2019, and today", ("conferences", "papers"),
             ("author_migration_sankey", "author_migration_sankey_today"), ("migration_",),
             "An author used a framework in a year if any of their papers that year mentions it "
@@ -70,7 +73,8 @@ SECTIONS = [
             "scan). Authors are matched on a normalised name; only the per-paper files whose "
             "word lists were filled are read, and today only complete meetings. Flows are "
             "between TensorFlow only, both and PyTorch only, for authors in a group in both "
-            "years: 2018 → 2019, and the newest two consecutive complete years."),
+            "years: 2018 → 2019, and the newest two consecutive complete years.",
+            ("papers",)),
     Section("pwc", "Papers with Code", ("papers_with_code",), ("pwc_quarterly_share",),
             ("pwc_",),
             "The final Papers with Code archive (paper → code links with the framework). A "
@@ -287,12 +291,18 @@ def _no_data_notes(section: Section, sources: dict, status: dict) -> str:
     """A plain note per source of the section that has no data yet, with the command that
     collects it; an optional source that is not configured gets a quieter line."""
     notes = []
+    has_data = [n for n in section.sources if (status.get(n) or {}).get("snapshot_id")
+                is not None]
     for name in section.sources:
-        if name not in sources or (status.get(name) or {}).get("snapshot_id") is not None:
+        if name not in sources or name in has_data:
             continue
         source, skip = sources[name], sources[name].skip_reason()
         command = f"<code>python -m pipeline refresh --source {esc(name)}</code>"
-        if skip:
+        if name in section.continuations and has_data:
+            notes.append(f'<p class="optional">Today\'s values come from <code>{esc(name)}'
+                         f"</code> ({esc(source.title)}), not collected yet: {command} (a "
+                         "backfill that each refresh continues).</p>")
+        elif skip:
             notes.append(f'<p class="optional">Optional source <code>{esc(name)}</code> '
                          f"({esc(source.title)}) is not configured: {esc(skip)}; then "
                          f"{command}.</p>")
