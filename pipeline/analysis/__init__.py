@@ -23,6 +23,7 @@ import duckdb
 from pipeline import rules
 from pipeline.registry import modules_defining
 from pipeline.store import current_snapshot_id, fetch_one, utcnow
+from pipeline.untrusted import csv_cell
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = Fal
         try:
             figures = analysis.run(con)
             con.execute("DELETE FROM out_figures WHERE analysis = ?", [analysis.name])
-            if figures:  # executemany refuses an empty list
+            if figures:  # DuckDB refuses executemany with no rows (e.g. job boards, no HN)
                 con.executemany(
                     "INSERT INTO out_figures (analysis, figure_id, value, unit, as_of, source, "
                     "snapshot_id, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -163,7 +164,7 @@ def write_csv(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
         writer = csv.writer(fh)
         writer.writerow(header)
         for row in rows:
-            writer.writerow([_fmt(v) if name == "value" else v
+            writer.writerow([_fmt(v) if name == "value" else csv_cell(v)
                              for name, v in zip(header, row, strict=True)])
     tmp.replace(path)
 
