@@ -321,6 +321,24 @@ def test_time_budget_stops_and_a_fresh_database_continues(env, monkeypatch):
         == [(4, True)]
 
 
+def test_the_byte_bound_of_a_collection_stops_the_backfill_gracefully(env, monkeypatch):
+    """Near the HTTP layer's byte bound for one collection (ADOPTION_PAPERS_MAX_BYTES) no new
+    PDF is started: the snapshot is stored, the run ends well, the next one continues."""
+    configure(monkeypatch, sites="openreview", compare="false", max_bytes=150_000,
+              host_concurrency=1)
+    with serving(one_meeting(8), monkeypatch, (OpenReviewServer,)):
+        rc, log = run("collect", "papers")
+        assert rc == 0 and "byte budget spent (150,000 bytes: ADOPTION_PAPERS_MAX_BYTES)" in log
+        done, pending = db(env).execute("SELECT processed, pending FROM raw_papers__meetings"
+                                        ).fetchone()
+        assert done >= 1 and pending >= 1 and done + pending == 8
+        monkeypatch.delenv("ADOPTION_PAPERS_MAX_BYTES")
+        rc, log = run("collect", "papers")
+        assert rc == 0 and f"{pending} PDFs due" in log, log
+    assert db(env).execute("SELECT processed FROM raw_papers__meetings WHERE snapshot_id = "
+                           "current_snapshot('papers')").fetchone() == (8,)
+
+
 def test_a_line_cut_short_in_the_state_is_skipped_and_the_paper_redone(env, monkeypatch):
     configure(monkeypatch, sites="openreview", compare="false")
     with serving(one_meeting(3), monkeypatch, (OpenReviewServer,)) as servers:

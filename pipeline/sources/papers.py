@@ -52,9 +52,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from pipeline.config import Settings
+from pipeline.config import Settings, env_name
 from pipeline.errors import SourceError, Unreachable
 from pipeline.http import Origin, redact
+from pipeline.http import budget as http_budget
 from pipeline.pdftext import WorkerPool, extractor_name
 from pipeline.rules import PAPER_FRAMEWORKS, PAPER_WORDS, paper_frameworks, scheduled_conferences
 from pipeline.source import CollectContext, Source, file_sha256
@@ -101,6 +102,10 @@ OPTIONS: dict[str, type] = ({f"{s}_url": str for s in [*SITES, *EXTRA_URLS]}
 #: a paper id that may be used as a file name as it is (others are hashed)
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 PROGRESS_EVERY = 60.0  # seconds between progress lines
+#: no new PDF is started this close to the collection's byte or time bound (pipeline.http):
+#: the backfill stops and the next refresh continues, instead of failing at the bound
+BYTES_MARGIN = 64 << 20
+BUDGET_MARGIN_SECONDS = 300.0
 MEMO_PAYLOADS = 4  # listing payloads kept in memory for reuse within a run
 
 TABLES = {
@@ -333,8 +338,6 @@ class SiteOrigin(Origin):
         self.setting = setting
 
     def _hint(self) -> str:
-        from pipeline.config import env_name
-
         return f"check the network or point {env_name(NAME, self.setting)} at a reachable copy"
 
 
@@ -364,7 +367,9 @@ class Run:
         self.ctx = ctx
         self.settings = ctx.settings
         self.started = time.monotonic()
-        self.deadline = self.started + 60 * option(ctx.settings, "time_budget_minutes")
+        self.budget = http_budget(NAME, ctx.settings)  # the collection's bytes and time
+        self.deadline = min(self.started + 60 * option(ctx.settings, "time_budget_minutes"),
+                            self.budget.ends_at - BUDGET_MARGIN_SECONDS)
         self.state = State(state_dir(ctx.settings)).load()
         self.gate = HostGate(option(ctx.settings, "host_concurrency"),
                              option(ctx.settings, "min_interval_seconds"))
@@ -432,6 +437,13 @@ class Run:
         host = parts.netloc.lower()
         if host not in allowed:
             raise SourceError(NAME, f"PDF link to an unexpected host ({host[:60]})")
+        if host != _host(base):  # e.g. PMLR's newer volumes keep their PDFs on GitHub
+            key = f"{parts.scheme}://{host}"
+            with self._lock:
+                if key not in self.origins:
+                    setting = "openreview_v1" if site == "openreview" else site
+                    self.origins[key] = SiteOrigin(f"{setting}_url", key, self.settings)
+            return self.origins[key], target, host
         return base, target, host
 
     # -- 1. listings ------------------------------------------------------------------------
@@ -623,6 +635,11 @@ class Run:
             if time.monotonic() > self.deadline:
                 stop["reason"] = "time budget spent"
                 return None
+            margin = min(BYTES_MARGIN, self.budget.max_bytes // 10)
+            if self.budget.received + margin > self.budget.max_bytes:
+                stop["reason"] = (f"byte budget spent ({self.budget.max_bytes:,} bytes: "
+                                  f"{env_name(NAME, 'max_bytes')})")
+                return None
             if host in self.down_hosts:
                 return None
             with locks[host]:
@@ -658,7 +675,7 @@ class Run:
             return
         except SourceError as exc:
             dest.unlink(missing_ok=True)
-            if "rate-limited" in exc.message:
+            if "rate-limited" in exc.message or "bytes in this collection" in exc.message:
                 with self._lock:
                     self.down_hosts.setdefault(host, exc.message + f" ({exc.hint})")
                 return
