@@ -798,6 +798,10 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
                         ctx.settings)
     try:
         run.list_all()
+        if not run.state.listings:
+            problems = "; ".join(f"{s}: {m}" for s, m in run.failed_sites.items())
+            raise ctx.fail("no meeting could be listed" + (f" ({problems})" if problems else ""),
+                           "check the network or the ADOPTION_PAPERS_*_URL settings")
         due = run.due()
         ctx.log.info("%s: %d papers listed in %d meetings; %d PDFs due (%d papers already "
                      "done)", NAME, sum(len(m["papers"]) for m in run.state.listings.values()),
@@ -824,10 +828,6 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
         "hosts_stopped": run.down_hosts, "state_lines_skipped": run.state.skipped_lines,
         "meetings": len(meetings), "complete_meetings": sum(m["complete"] for m in meetings),
         "papers_pending": left})
-    if not meetings:
-        problems = "; ".join(f"{s}: {m}" for s, m in run.failed_sites.items())
-        raise ctx.fail("no meeting could be listed" + (f" ({problems})" if problems else ""),
-                       "check the network or the ADOPTION_PAPERS_*_URL settings")
     ctx.problems.extend(f"{site}: {message}" for site, message in run.failed_sites.items())
     ctx.problems.extend(f"stopped fetching from {host}: {message}"
                         for host, message in run.down_hosts.items())
