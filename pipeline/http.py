@@ -126,6 +126,23 @@ def local_path(base: str) -> Path | None:
     return None
 
 
+class HTTPStatusError(SourceError):
+    """An HTTP error answer (status >= 400), with what the upstream said: its status, headers
+    and the start of its body, so a source that knows its upstream's error shape can say more
+    than the status (e.g. ClickHouse's `Code: NNN. DB::Exception: ...`)."""
+
+    def __init__(self, source: str, message: str, hint: str, status: int,
+                 headers: dict[str, str], body: bytes) -> None:
+        super().__init__(source, message, hint)
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+#: how much of an error answer's body is kept for the message (the rest is never read)
+ERROR_BODY_BYTES = 4096
+
+
 @dataclass
 class Fetched:
     url: str
@@ -180,9 +197,23 @@ class Origin:
             if not path.is_file():
                 raise self.fail(f"file not found: {path}", "check the configured local directory")
             return Fetched(path.as_uri(), path.read_bytes(), {})
-        url = self.url(rel, params)
+        return self._fetch("GET", self.url(rel, params), headers)
+
+    def post(self, rel: str = "", data: bytes = b"", params: dict | None = None,
+             headers: dict | None = None) -> Fetched:
+        """Send `data` as a POST body and read the whole answer, like `get`. For query
+        endpoints (a ClickHouse SQL query in the body). An HTTP error answer is not retried
+        (urllib3 retries statuses of GET/HEAD only): an SQL endpoint's error is its answer to
+        the query; connection failures are retried as for any request."""
+        if self.local is not None:
+            raise self.fail(f"cannot send a query to a local folder ({self.local})",
+                            "point the source's URL at the query endpoint")
+        return self._fetch("POST", self.url(rel, params), headers, data)
+
+    def _fetch(self, method: str, url: str, headers: dict | None,
+               data: bytes | None = None) -> Fetched:
         try:
-            with self._request(url, headers) as response:
+            with self._request(url, headers, method=method, data=data) as response:
                 content = response.content
                 self._check_length(url, response, len(content))
                 self.session.stats.bytes += len(content)  # type: ignore[attr-defined]
@@ -244,10 +275,12 @@ class Origin:
         if expected and not encoded and expected.isdigit() and int(expected) != size:
             raise self.fail(f"truncated response from {url}: got {size} of {expected} bytes")
 
-    def _request(self, url: str, headers: dict | None, stream: bool = False) -> requests.Response:
+    def _request(self, url: str, headers: dict | None, stream: bool = False,
+                 method: str = "GET", data: bytes | None = None) -> requests.Response:
         timeout = self.settings.http_timeout
         try:
-            response = self.session.get(url, headers=headers, timeout=timeout, stream=stream)
+            response = self.session.request(method, url, headers=headers, data=data,
+                                            timeout=timeout, stream=stream)
         except requests.exceptions.RetryError as exc:
             raise self.fail(
                 f"gave up on {url} after {self.settings.http_retries} retries: {_reason(exc)}",
@@ -271,12 +304,24 @@ class Origin:
         except requests.exceptions.RequestException as exc:
             raise self.fail(f"request to {url} failed: {_reason(exc)}") from None
         if response.status_code >= 400:
-            response.close()
-            raise self.fail(
-                f"HTTP {response.status_code} {response.reason} from {url}",
+            body = _error_body(response)
+            raise HTTPStatusError(
+                self.source, redact(f"HTTP {response.status_code} {response.reason} from {url}"),
                 "the upstream refused the request; check the URL or retry later",
-            )
+                response.status_code, dict(response.headers), body)
         return response
+
+
+def _error_body(response: requests.Response) -> bytes:
+    """The first ERROR_BODY_BYTES of an error answer (never more), then the connection closes."""
+    try:
+        if response._content_consumed:  # type: ignore[attr-defined]  # read by a non-stream call
+            return response.content[:ERROR_BODY_BYTES]
+        return response.raw.read(ERROR_BODY_BYTES, decode_content=True) or b""
+    except (requests.exceptions.RequestException, OSError, ValueError):
+        return b""
+    finally:
+        response.close()
 
 
 def _first_line(exc: BaseException) -> str:

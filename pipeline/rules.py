@@ -26,15 +26,27 @@ unescaped), whole words (the neighbouring character is not a letter or digit):
 **Papers with Code repository identity** (`repo_identity_sql`): see REPO_STEPS; one identity
 per repository (host + owner + name, case-folded on GitHub, GitLab and Bitbucket), or per
 sub-folder project of a repository (`<repository>/tree/HEAD/<path>`).
+
+**Package downloads** (`framework_packages`, `COUNTED_ROLES`): which PyPI packages are a
+framework's downloads. The packages and their roles are reference data
+(data/reference/framework_packages.csv); the headline reading counts the packages a user
+installs to get the framework (roles core, variant, nightly), never a package another one pulls
+in (dependency), a library built on it or a compatibility shim; the alternative reading counts
+the core package only. Stated with reasons in docs/methodology/pypi_downloads.md.
 """
 
 from __future__ import annotations
 
+import csv
 import functools
 import html
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
+
+from pipeline.config import REFERENCE_DIR
 
 # -- job postings ------------------------------------------------------------------------
 
@@ -247,3 +259,88 @@ def repo_identities(urls: list[str]) -> dict[str, str]:
     sql = repo_identity_sql("SELECT unnest($urls::VARCHAR[]) AS repo_url")
     with duckdb.connect() as con:
         return dict(con.execute(f"SELECT repo_url, repo FROM ({sql})", {"urls": urls}).fetchall())
+
+
+# -- package downloads: which PyPI packages are a framework's downloads ------------------
+
+FRAMEWORK_PACKAGES_FILE = REFERENCE_DIR / "framework_packages.csv"
+PYPI_FRAMEWORKS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow", "jax": "JAX",
+                   "keras": "Keras", "mlx": "MLX", "onnx": "ONNX Runtime"}
+PACKAGE_ROLES = {
+    "core": "the framework's own package",
+    "variant": "another build of it, installed instead of the core package (CPU/GPU/platform)",
+    "nightly": "its nightly build, installed instead of the core package",
+    "dependency": "pulled in by another package of the framework: the same install again",
+    "library": "a library built on the framework (it pulls the framework)",
+    "compat": "a compatibility package (it pulls the framework)",
+}
+#: reading -> the roles whose downloads count as the framework's: `install` is the headline
+#: (each counted package is a separate way to install the framework, so no install is counted
+#: twice), `core` the alternative (the core package only)
+COUNTED_ROLES = {"install": ("core", "variant", "nightly"), "core": ("core",)}
+READINGS = tuple(COUNTED_ROLES)
+#: a normalised PyPI project name (PEP 503: lower case, runs of - _ . as one -), as PyPI's
+#: download logs name projects
+PYPI_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
+#: names the download query uses for its own columns: refused as package names
+RESERVED_NAMES = ("month", "project", "count", "result_rows")
+
+
+@dataclass(frozen=True)
+class FrameworkPackage:
+    package: str
+    framework: str
+    role: str
+    note: str
+
+
+def canonical_pypi_name(name: str) -> str:
+    """PEP 503 normalisation: 'TF_Keras' -> 'tf-keras'."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def is_pypi_name(name: object) -> bool:
+    """A normalised PyPI name that is safe to put in a query (and not a reserved word)."""
+    return (isinstance(name, str) and bool(PYPI_NAME.fullmatch(name))
+            and "--" not in name and name not in RESERVED_NAMES)
+
+
+def framework_packages(path: Path | None = None) -> list[FrameworkPackage]:
+    """The packages of data/reference/framework_packages.csv, checked: every row names a
+    normalised PyPI package once, a known framework and a known role (ValueError naming the
+    file and line otherwise)."""
+    path = path or FRAMEWORK_PACKAGES_FILE
+    try:
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"package", "framework", "role", "note"} - set(reader.fieldnames or [])
+            if missing:
+                raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+            rows, seen = [], set()
+            for line, row in enumerate(reader, start=2):
+                name = (row["package"] or "").strip()
+                where = f"{path.name}, line {line}"
+                if not is_pypi_name(name):
+                    raise ValueError(f"{where}: {name!r} is not a normalised PyPI name "
+                                     f"(write {canonical_pypi_name(name)!r})")
+                if name in seen:
+                    raise ValueError(f"{where}: {name} is listed twice")
+                if row["framework"] not in PYPI_FRAMEWORKS:
+                    raise ValueError(f"{where}: unknown framework {row['framework']!r} "
+                                     f"(known: {', '.join(PYPI_FRAMEWORKS)})")
+                if row["role"] not in PACKAGE_ROLES:
+                    raise ValueError(f"{where}: unknown role {row['role']!r} "
+                                     f"(known: {', '.join(PACKAGE_ROLES)})")
+                seen.add(name)
+                rows.append(FrameworkPackage(name, row["framework"], row["role"],
+                                             (row["note"] or "").strip()))
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not rows:
+        raise ValueError(f"{path}: no packages listed")
+    return rows
+
+
+def pypi_packages() -> list[str]:
+    """Every PyPI package whose monthly downloads the pypi_downloads source collects."""
+    return sorted({p.package for p in framework_packages()})
