@@ -341,6 +341,16 @@ def framework_packages(path: Path | None = None) -> list[FrameworkPackage]:
     return rows
 
 
+def reference_digest() -> str:
+    """The content of the reference files these rules read (part of every analysis' inputs)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in (FRAMEWORK_PACKAGES_FILE,):
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    return digest.hexdigest()
+
+
 def pypi_packages() -> list[str]:
     """Every PyPI package whose monthly downloads the pypi_downloads source collects."""
     return sorted({p.package for p in framework_packages()})

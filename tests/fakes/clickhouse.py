@@ -119,6 +119,19 @@ class ClickHouseServer(FakeServer):
             self._db.executemany("INSERT INTO pypi.pypi_downloads_per_month VALUES (?, ?, ?)",
                                  data)
 
+    def reset(self, rows: dict[tuple[str, date], int] | None = None) -> None:
+        """Back to a table of exactly `rows`, no queued error, no row limit, no query seen."""
+        with self._db_lock:
+            self._db.execute("DELETE FROM pypi.pypi_downloads_per_month")
+        with self._lock:
+            self._errors.clear()
+            self.faults.clear()
+            self.requests.clear()
+        self.queries.clear()
+        self.max_result_rows, self.overflow_mode = None, "break"
+        if rows:
+            self.load(rows)
+
     def drop(self, project: str | None = None, month: date | None = None) -> None:
         """Remove a package's rows, a month's rows, or one package in one month."""
         where = " AND ".join(c for c, v in (("project = $p", project), ("month = $m", month))
