@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import duckdb
+import pyarrow as pa
 
 from tests.fakes.base import FakeServer, Reply, Request
 
@@ -106,18 +107,24 @@ class ClickHouseServer(FakeServer):
     # -- content ---------------------------------------------------------------------------
     def load(self, rows: dict[tuple[str, date], int]) -> None:
         """Set these (project, month) counts (replacing what the table had for them)."""
-        data = []
+        data: dict[str, list] = {"month": [], "project": [], "count": []}
         for i, ((project, month), count) in enumerate(sorted(rows.items())):
-            if self.split and i % 2 and count > 1:
-                data += [(month, project, count // 3), (month, project, count - count // 3)]
-            else:
-                data.append((month, project, count))
+            parts = [count // 3, count - count // 3] if self.split and i % 2 and count > 1 \
+                else [count]
+            for part in parts:
+                data["month"].append(month)
+                data["project"].append(project)
+                data["count"].append(part)
+        new = pa.table({"month": pa.array(data["month"], pa.date32()),
+                        "project": pa.array(data["project"], pa.string()),
+                        "count": pa.array(data["count"], pa.int64())})
         with self._db_lock:
-            self._db.execute("DELETE FROM pypi.pypi_downloads_per_month "
-                             "WHERE (project, month) IN (SELECT unnest(?), unnest(?))",
-                             [[p for p, _ in rows], [m for _, m in rows]])
-            self._db.executemany("INSERT INTO pypi.pypi_downloads_per_month VALUES (?, ?, ?)",
-                                 data)
+            self._db.register("_new", new)
+            self._db.execute("DELETE FROM pypi.pypi_downloads_per_month t WHERE EXISTS ("
+                             "SELECT 1 FROM _new n WHERE n.project = t.project "
+                             "AND n.month = t.month)")
+            self._db.execute("INSERT INTO pypi.pypi_downloads_per_month SELECT * FROM _new")
+            self._db.unregister("_new")
 
     def reset(self, rows: dict[tuple[str, date], int] | None = None) -> None:
         """Back to a table of exactly `rows`, no queued error, no row limit, no query seen."""
