@@ -108,7 +108,7 @@ HINTS = {
         "the server does not understand the query: is the URL a ClickHouse HTTP endpoint?",
     ("AUTHENTICATION_FAILED", "REQUIRED_PASSWORD", "UNKNOWN_USER", "WRONG_PASSWORD",
      "ACCESS_DENIED", "READONLY"):
-        "check [sources.pypi_downloads] user (the playground's read-only user is 'demo')",
+        "check [sources.pypi_downloads] user: the playground's read-only user is demo",
 }
 
 
