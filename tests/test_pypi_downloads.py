@@ -10,9 +10,11 @@ import re
 from datetime import date
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from pipeline import rules
+from pipeline.notebooks import NOTEBOOKS_DIR, execute
 from pipeline.sources import pypi_downloads
 from pipeline.store import connect
 from tests.fakes.clickhouse import ClickHouseServer, synthetic
@@ -107,6 +109,13 @@ def test_refresh_stores_the_table_then_asks_only_the_newest_months(cli, env, ser
     monthly = list(csv.DictReader((env.results_dir / "pypi_monthly.csv").open()))
     assert {r["framework"] for r in monthly} == set(rules.PYPI_FRAMEWORKS)
     assert monthly[-1]["month"] == "2026-12" and monthly[-1]["complete"] == "False"
+    notebook = execute(NOTEBOOKS_DIR / "05_package_downloads.ipynb", env.data_dir / "nb",
+                       timeout=120)
+    cells = nbformat.read(notebook, as_version=4).cells
+    outputs = [o for c in cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 2 and all(len(o.metadata["image/png"]["alt"]) > 60 for o in images)
     # the raw folder holds the query and the answer DuckDB reads directly
     raw = Path(query(env, "SELECT raw_dir FROM snapshots WHERE snapshot_id = 1")[0][0])
     assert (raw / "query.sql").read_text() == server.queries[0]
