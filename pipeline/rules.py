@@ -33,6 +33,13 @@ framework's downloads. The packages and their roles are reference data
 installs to get the framework (roles core, variant, nightly), never a package another one pulls
 in (dependency), a library built on it or a compatibility shim; the alternative reading counts
 the core package only. Stated with reasons in docs/methodology/pypi_downloads.md.
+
+**The other two rounds** (`rounds_packages`): the deployment and ecosystem packages of the
+article's rounds 2 and 3 (data/reference/rounds_packages.csv), each with its registry, side
+(pytorch / tensorflow / neutral), round, tool and first month. A tool's downloads are the sum of
+its packages (a renamed package and its new name are one tool), each counted from its first
+month only (a name held by another project before, or placeholders, never count); neutral tools
+are shown but never in a side's share. Stated in docs/methodology/rounds.md.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ import functools
 import html
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -346,11 +354,91 @@ def reference_digest() -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for path in (FRAMEWORK_PACKAGES_FILE,):
+    for path in (FRAMEWORK_PACKAGES_FILE, ROUNDS_PACKAGES_FILE):
         digest.update(path.read_bytes() if path.is_file() else b"")
     return digest.hexdigest()
 
 
 def pypi_packages() -> list[str]:
-    """Every PyPI package whose monthly downloads the pypi_downloads source collects."""
-    return sorted({p.package for p in framework_packages()})
+    """Every PyPI package whose monthly downloads the pypi_downloads source collects: the
+    frameworks' packages and the PyPI packages of the other two rounds, in one query."""
+    return sorted({p.package for p in framework_packages()}
+                  | {p.package for p in rounds_packages() if p.registry == "pypi"})
+
+
+def npm_packages() -> dict[str, date]:
+    """The npm packages of the other two rounds, with the first month to ask for."""
+    return {p.package: p.first_month for p in rounds_packages() if p.registry == "npm"}
+
+
+# -- the other two rounds: deployment and ecosystem packages ---------------------------------
+
+ROUNDS_PACKAGES_FILE = REFERENCE_DIR / "rounds_packages.csv"
+ROUNDS = {"deployment": "Round 2: deployment", "ecosystem": "Round 3: ecosystem"}
+SIDES = {"tensorflow": "TensorFlow", "pytorch": "PyTorch", "neutral": "neutral"}
+REGISTRIES = ("pypi", "npm")
+#: an npm package name: lower case, optionally scoped (@scope/name), URL-safe characters only
+NPM_NAME = re.compile(r"^(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class RoundsPackage:
+    package: str
+    registry: str
+    side: str
+    round: str
+    tool: str
+    first_month: date
+    note: str
+
+
+def is_npm_name(name: object) -> bool:
+    return isinstance(name, str) and len(name) <= 214 and bool(NPM_NAME.fullmatch(name))
+
+
+def rounds_packages(path: Path | None = None) -> list[RoundsPackage]:
+    """The packages of data/reference/rounds_packages.csv, checked: a valid name for its
+    registry, listed once; a known side and round; a tool with one side and one round whatever
+    its packages (renames are joined into one tool); a first month YYYY-MM."""
+    path = path or ROUNDS_PACKAGES_FILE
+    columns = {"package", "registry", "side", "round", "tool", "first_month", "note"}
+    try:
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = columns - set(reader.fieldnames or [])
+            if missing:
+                raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+            rows: list[RoundsPackage] = []
+            tools: dict[str, tuple[str, str]] = {}
+            for line, row in enumerate(reader, start=2):
+                where = f"{path.name}, line {line}"
+                name, registry = (row["package"] or "").strip(), row["registry"]
+                if registry not in REGISTRIES:
+                    raise ValueError(f"{where}: unknown registry {registry!r} "
+                                     f"(known: {', '.join(REGISTRIES)})")
+                valid = is_pypi_name(name) if registry == "pypi" else is_npm_name(name)
+                if not valid:
+                    raise ValueError(f"{where}: {name!r} is not a normalised {registry} name")
+                if any(r.package == name and r.registry == registry for r in rows):
+                    raise ValueError(f"{where}: {name} is listed twice")
+                if row["side"] not in SIDES or row["round"] not in ROUNDS:
+                    raise ValueError(f"{where}: side must be one of {', '.join(SIDES)} and "
+                                     f"round one of {', '.join(ROUNDS)}")
+                tool = (row["tool"] or "").strip()
+                if not tool or tools.setdefault(tool, (row["side"], row["round"])) != \
+                        (row["side"], row["round"]):
+                    raise ValueError(f"{where}: tool {tool!r} needs one side and one round "
+                                     "for all its packages")
+                month = _MONTH.fullmatch(row["first_month"] or "")
+                if not month or not 1 <= int(month[2]) <= 12:
+                    raise ValueError(f"{where}: first_month {row['first_month']!r} is not "
+                                     "YYYY-MM")
+                rows.append(RoundsPackage(name, registry, row["side"], row["round"], tool,
+                                          date(int(month[1]), int(month[2]), 1),
+                                          (row["note"] or "").strip()))
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not rows:
+        raise ValueError(f"{path}: no packages listed")
+    return rows

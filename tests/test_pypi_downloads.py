@@ -119,7 +119,8 @@ def test_refresh_stores_the_table_then_asks_only_the_newest_months(cli, env, ser
     # the raw folder holds the query and the answer DuckDB reads directly
     raw = Path(query(env, "SELECT raw_dir FROM snapshots WHERE snapshot_id = 1")[0][0])
     assert (raw / "query.sql").read_text() == server.queries[0]
-    assert (raw / "pypi_downloads_per_month.csv").read_text().startswith('"month","flax"')
+    assert (raw / "pypi_downloads_per_month.csv").read_text().startswith(
+        f'"month","{packages[0]}","{packages[1]}"')
 
     result = cli("collect", SOURCE)  # same day, nothing changed upstream
     assert result.rc == 0, result.err
@@ -249,7 +250,8 @@ def test_reference_rows_are_checked(tmp_path):
         path.write_text(body)
         with pytest.raises(ValueError, match=needle):
             rules.framework_packages(path)
-    assert [p.package for p in rules.framework_packages()] and rules.pypi_packages() == sorted(
-        {"torch", "tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel",
-         "tensorflow-macos", "tf-nightly", "jax", "jaxlib", "flax", "keras", "tf-keras", "mlx",
-         "onnxruntime", "onnxruntime-gpu"})
+    assert {"torch", "tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel",
+            "tensorflow-macos", "tf-nightly", "jax", "jaxlib", "flax", "keras", "tf-keras", "mlx",
+            "onnxruntime", "onnxruntime-gpu"} == {p.package for p in rules.framework_packages()}
+    # the rounds' PyPI packages are asked in the same query
+    assert {"torchserve", "tflite-runtime", "keras-nlp"} < set(rules.pypi_packages())

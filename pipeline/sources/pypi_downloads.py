@@ -40,7 +40,6 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ import duckdb
 
 from pipeline import rules
 from pipeline.http import HTTPStatusError
+from pipeline.monthly import Plan, Stored, missing_months, month_start, plan
 from pipeline.source import CollectContext, Source
 from pipeline.store import utcnow
 from pipeline.versioned import Versioned
@@ -117,65 +117,13 @@ def today() -> date:
     return utcnow().date()
 
 
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def add_months(month: date, n: int) -> date:
-    index = month.year * 12 + month.month - 1 + n
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def months_from(first: date, last: date) -> list[date]:
-    """Every month from `first` to `last`, both included."""
-    out, month = [], first
-    while month <= last:
-        out.append(month)
-        month = add_months(month, 1)
-    return out
-
-
-@dataclass
-class Plan:
-    """Which months one refresh asks for: `since` onwards, plus `extra` older months."""
-
-    since: date
-    extra: list[date] = field(default_factory=list)
-    full: bool = False  # every month (first refresh, or a package new to the reference file)
-    why: str = ""
-
-    def asks(self, month: date) -> bool:
-        return month >= self.since or month in self.extra
-
-    def where(self) -> str:
-        clause = f"month >= '{self.since:%Y-%m-%d}'"
-        if self.extra:
-            listed = ", ".join(f"'{m:%Y-%m-%d}'" for m in self.extra)
-            clause = f"({clause} OR month IN ({listed}))"
-        return clause
-
-    def describe(self) -> str:
-        text = f"months from {self.since:%Y-%m}"
-        if self.extra:
-            text += " and " + ", ".join(f"{m:%Y-%m}" for m in self.extra)
-        return text + (f" ({self.why})" if self.why else "")
-
-
-def plan(stored: dict[tuple[str, date], tuple[int, bool, int]], packages: list[str],
-         now: date, first: date) -> Plan:
-    """The months to ask for, given the stored rows {(package, month): (downloads, complete,
-    snapshot)} of the current snapshot."""
-    newest_complete = add_months(month_start(now), -1)
-    if not stored:
-        return Plan(first, full=True, why="first collection")
-    new = sorted(set(packages) - {p for p, _ in stored})
-    if new:
-        return Plan(first, full=True, why=f"new package(s): {', '.join(new)}")
-    months = {m for _, m in stored}
-    open_then = {m for (_, m), (_, done, _) in stored.items() if not done}
-    gaps = set(months_from(min(months), newest_complete)) - months
-    extra = sorted(m for m in open_then | gaps if m < newest_complete)
-    return Plan(newest_complete, extra, why="stored while open or missing" if extra else "")
+def where(plan_: Plan) -> str:
+    """The query's month condition for a plan."""
+    clause = f"month >= '{plan_.since:%Y-%m-%d}'"
+    if plan_.extra:
+        listed = ", ".join(f"'{m:%Y-%m-%d}'" for m in plan_.extra)
+        clause = f"({clause} OR month IN ({listed}))"
+    return clause
 
 
 def build_query(table: str, packages: list[str], where: str) -> str:
@@ -301,7 +249,7 @@ def local_answers(ctx: CollectContext, local: Path) -> list[Path]:
     return files
 
 
-def _stored(ctx: CollectContext) -> dict[tuple[str, date], tuple[int, bool, int]]:
+def _stored(ctx: CollectContext) -> Stored:
     if ctx.previous_snapshot_id is None:
         return {}
     rows = ctx.con.execute(
@@ -348,7 +296,7 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
         answered = {m: c for m, c in answers.items() if all(p in c for p in packages)}
     else:
         the_plan = plan(stored, packages, now, FIRST_MONTH)
-        sql = build_query(table, packages, the_plan.where())
+        sql = build_query(table, packages, where(the_plan))
         content, url = run_query(ctx, sql)
         path = ctx.raw_path(ANSWER)
         path.write_bytes(content)
@@ -361,11 +309,7 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
         if outside:
             raise ctx.fail(f"malformed answer: month {outside[0]:%Y-%m} was not asked for",
                            "check the URL")
-    # a complete month asked for and absent (no package has a row) is a gap, never zeros:
-    # months before the first month with data are not gaps (the packages did not exist yet)
-    asked = months_from(the_plan.since, add_months(this_month, -1)) + the_plan.extra
-    known = {m for _, m in stored} | set(answered)
-    missing = sorted({m for m in asked if known and m >= min(known)} - set(answered))
+    missing = missing_months(the_plan, now, set(answered), stored)
     if missing:
         ctx.log.warning("%s: the answer has no row for %s: left out (a gap, not zero "
                         "downloads; stored months are kept) and asked again next time", NAME,
