@@ -9,8 +9,14 @@ reference data makes it ask for every month once.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.source import CollectContext
 
 
 def month_start(day: date) -> date:
@@ -75,3 +81,23 @@ def missing_months(plan_: Plan, today: date, answered: set[date], stored: Stored
     asked = months_from(plan_.since, add_months(month_start(today), -1)) + plan_.extra
     known = {m for _, m in stored} | answered
     return sorted({m for m in asked if known and m >= min(known)} - answered)
+
+
+def record_kept(ctx: CollectContext, snapshots: set[int]) -> None:
+    """List, in this snapshot's manifest, the raw payloads of earlier snapshots whose rows it
+    keeps (`kept_in`): read from their sidecars, so the manifest names every payload the
+    snapshot's rows come from."""
+    if not snapshots:
+        return
+    rows = ctx.con.execute("SELECT snapshot_id, raw_dir FROM snapshots WHERE "
+                           "list_contains(?, snapshot_id) ORDER BY snapshot_id",
+                           [sorted(snapshots)]).fetchall()
+    for snapshot, raw_dir in rows:
+        try:
+            sidecar = json.loads((Path(raw_dir) / "_snapshot.json").read_text())
+        except (OSError, TypeError, ValueError):
+            continue  # pruned or never placed: nothing to name
+        for entry in sidecar.get("files", []):
+            if entry.get("kept_in") is None and isinstance(entry.get("path"), str):
+                ctx.record_raw(entry["path"], entry.get("url", ""), entry.get("sha256", ""),
+                               entry.get("bytes"), kept_in=snapshot)

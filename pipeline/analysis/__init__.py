@@ -53,6 +53,11 @@ CREATE TABLE IF NOT EXISTS out_figures (
     analysis VARCHAR NOT NULL, figure_id VARCHAR NOT NULL, value DOUBLE, unit VARCHAR,
     as_of VARCHAR, source VARCHAR, snapshot_id BIGINT
 )"""
+#: a computed sentence an analysis adds to a scorecard row's reason (e.g. which tools lead)
+NOTES_DDL = """
+CREATE TABLE IF NOT EXISTS out_figure_notes (
+    analysis VARCHAR NOT NULL, figure_id VARCHAR NOT NULL, note VARCHAR NOT NULL
+)"""
 FIGURE_COLUMNS = ["figure_id", "value", "unit", "as_of", "source", "snapshot_id"]
 HISTORY_DDL = """
 CREATE TABLE IF NOT EXISTS out_figures_history (

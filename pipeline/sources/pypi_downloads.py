@@ -48,7 +48,7 @@ import duckdb
 
 from pipeline import rules
 from pipeline.http import HTTPStatusError
-from pipeline.monthly import Plan, Stored, missing_months, month_start, plan
+from pipeline.monthly import Plan, Stored, missing_months, month_start, plan, record_kept
 from pipeline.source import CollectContext, Source
 from pipeline.store import utcnow
 from pipeline.versioned import Versioned
@@ -258,16 +258,6 @@ def _stored(ctx: CollectContext) -> Stored:
     return {(p, m): (d, c, s) for p, m, d, c, s in rows}
 
 
-def _answer_files(ctx: CollectContext, snapshots: set[int]) -> dict[int, str]:
-    """{snapshot: sha256 of its answer} for earlier snapshots whose rows this one keeps."""
-    if not snapshots:
-        return {}
-    rows = ctx.con.execute(
-        "SELECT snapshot_id, json_extract_string(parameters, '$.answer_sha256') FROM snapshots "
-        "WHERE list_contains(?, snapshot_id)", [sorted(snapshots)]).fetchall()
-    return dict(rows)
-
-
 def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
     try:
         packages = rules.pypi_packages()
@@ -300,9 +290,8 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
         content, url = run_query(ctx, sql)
         path = ctx.raw_path(ANSWER)
         path.write_bytes(content)
-        sha = ctx.record_file(ANSWER, path, url)
+        ctx.record_file(ANSWER, path, url)
         ctx.save_raw(QUERY, sql.encode(), url)
-        ctx.parameters["answer_sha256"] = sha
         _, rows = read_answer(ctx, path, f"answer to {the_plan.describe()}", packages)
         answered = dict(rows)
         outside = [m for m in answered if not the_plan.asks(m)]
@@ -330,10 +319,7 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
             kept_from.add(snapshot)
             rows_out.append({"package": package, "month": month, "downloads": downloads,
                              "complete": complete})
-    if local is None:
-        for snapshot, sha in sorted(_answer_files(ctx, kept_from).items()):
-            if sha:
-                ctx.record_raw(ANSWER, "", sha, None, kept_in=snapshot)
+    record_kept(ctx, kept_from)
     ctx.parameters.update({
         "asked": the_plan.describe(), "packages": packages, "table": table,
         "months_answered": len(answered),
