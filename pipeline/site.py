@@ -88,6 +88,22 @@ SECTIONS = [
             "thread is collected instead, and each top-level posting is matched for PyTorch, "
             "TensorFlow and JAX by word rules (a bare 'TF' is not TensorFlow). Headline shares "
             "use complete months only. Details: docs/methodology/jobs.md."),
+    Section("rounds", "The other two rounds, measured", ("pypi_downloads", "npm_downloads"),
+            ("rounds_deployment", "rounds_ecosystem"), ("deploy_", "ecosystem_"),
+            "The article argues its rounds 2 (deployment) and 3 (ecosystems) in words; here each "
+            "is measured by how often its tools are installed. Tools and packages: "
+            "data/reference/rounds_packages.csv (PyPI and npm; renamed packages are one tool, "
+            "each counted from its first release). Side share = the TensorFlow (PyTorch) "
+            "side's downloads over both sides' downloads in the month; neutral tools (ONNX "
+            "Runtime, OpenVINO, Core ML Tools, Transformers.js) are shown but never counted in "
+            "a share. A claim holds when the TensorFlow side has more than 50%, in December "
+            "2021 and in the latest complete month. Downloads are not deployments: a runtime is "
+            "installed once per environment, a library per job; CI inflates both, and installs "
+            "served from a cache or a company mirror never reach the registries' counts. New "
+            "Hub models per deployment format (ONNX, TFLite, Core ML, OpenVINO, GGUF, "
+            "ExecuTorch) are in "
+            "data/results/hf_formats_monthly.csv. Details: docs/methodology/rounds.md.",
+            results=("rounds_monthly.csv", "hf_formats_monthly.csv")),
     Section("pypi", "Package downloads (PyPI)", ("pypi_downloads",), ("pypi_downloads",),
             ("pypi_",),
             "Monthly downloads of each framework's packages from PyPI's download logs "
@@ -368,10 +384,9 @@ def _section(section: Section, rows: list[dict], reference: dict, charts: dict,
     if section.beyond:
         parts.append(f"<p>{esc(section.beyond)}</p>")
         parts.append(_our_figures(section, figures or {}))
-        links = [f'<a href="data/{esc(name)}" download>{esc(name)}</a>'
-                 for name in section.results]
-        if links:
-            parts.append(f"<p>The monthly table behind it: {' · '.join(links)} (CSV).</p>")
+    links = [f'<a href="data/{esc(name)}" download>{esc(name)}</a>' for name in section.results]
+    if links:
+        parts.append(f"<p>The monthly tables behind it (CSV): {' · '.join(links)}.</p>")
     if section.beyond and not mine:
         parts.append("<h3>Charts</h3>")
         parts += [_chart(charts.get(name), name, charts_dir) for name in section.charts]
