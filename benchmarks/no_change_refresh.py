@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> str:
     from benchmarks.pwc_scale import synthetic
     from pipeline import rules
     from tests.conftest import CONFERENCE_MIRROR, HN_MIRROR
-    from tests.fakes import clickhouse
+    from tests.fakes import clickhouse, npm
     from tests.fakes.algolia import AlgoliaServer
     from tests.fakes.hf_hub import FakeHfHub
     from tests.fakes.pwc import FakeHub
@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> str:
         "jobs_hn": AlgoliaServer(mirror=HN_MIRROR),
         "pypi_downloads": clickhouse.ClickHouseServer(clickhouse.synthetic(
             rules.pypi_packages(), date(2016, 1, 1), datetime.now(UTC).date().replace(day=1))),
+        "npm_downloads": npm.NpmServer({name: npm.daily(first, datetime.now(UTC).date(), 500)
+                                        for name, first in rules.npm_packages().items()}),
     }
     for server in servers.values():
         server.start()
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> str:
                 "ADOPTION_PAPERS_WITH_CODE_URL": servers["papers_with_code"].url,
                 "ADOPTION_JOBS_HN_URL": servers["jobs_hn"].base_url,
                 "ADOPTION_PYPI_DOWNLOADS_URL": servers["pypi_downloads"].url,
+                "ADOPTION_NPM_DOWNLOADS_URL": servers["npm_downloads"].url,
             }
             rows = []
             marks = {name: 0 for name in servers}

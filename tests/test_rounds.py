@@ -7,9 +7,11 @@ from __future__ import annotations
 import csv
 from datetime import date
 
+import nbformat
 import pytest
 
 from pipeline import rules
+from pipeline.notebooks import NOTEBOOKS_DIR, execute
 from pipeline.sources import npm_downloads, pypi_downloads
 from pipeline.store import connect
 from tests.fakes.clickhouse import ClickHouseServer, synthetic
@@ -141,6 +143,12 @@ def test_tool_and_side_rules(cli, env, servers):
                              "WHERE package = '@tensorflow/tfjs'"))
     assert len(stored) == (2026 - 2018) * 12 + 12 - 2  # March 2018 to December 2026
     assert all(stored[m] == npm_month(npm, "@tensorflow/tfjs", m) for m in stored)
+    notebook = execute(NOTEBOOKS_DIR / "06_rounds.ipynb", env.data_dir / "nb", timeout=120)
+    outputs = [o for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"
+               for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert images and all("December" in o.metadata["image/png"]["alt"] for o in images)
 
 
 def test_a_silent_cut_of_the_range_is_caught(cli, env, servers):

@@ -155,21 +155,24 @@ def test_site_after_the_offline_refresh_in_a_browser(cli, env, conference_server
 
 def test_site_with_every_source_in_a_browser(cli, env, conference_server, mirror_server,
                                              monkeypatch):
-    """Every chart drawn from data (Hub, Papers with Code and PyPI downloads from fakes)."""
+    """Every chart drawn from data (Hub, Papers with Code, PyPI and npm downloads from fakes)."""
     from pipeline import rules
     from pipeline.store import utcnow
-    from tests.fakes import clickhouse, pwc
+    from tests.fakes import clickhouse, npm, pwc
 
+    today = utcnow().date()
     downloads = clickhouse.synthetic(rules.pypi_packages(), date(2016, 1, 1),
-                                     utcnow().date().replace(day=1))
+                                     today.replace(day=1))
+    daily = {name: npm.daily(first, today, 500) for name, first in rules.npm_packages().items()}
     with FakeHfHub(n=300, article_share=0.2) as hub, pwc.FakeHub() as archive, \
-            clickhouse.ClickHouseServer(downloads) as sql:
+            clickhouse.ClickHouseServer(downloads) as sql, npm.NpmServer(daily) as registry:
         monkeypatch.setenv("ADOPTION_HF_MODELS_URL", hub.url)
         monkeypatch.setenv("ADOPTION_PAPERS_WITH_CODE_URL", archive.url)
         monkeypatch.setenv("ADOPTION_PYPI_DOWNLOADS_URL", sql.url)
+        monkeypatch.setenv("ADOPTION_NPM_DOWNLOADS_URL", registry.url)
         result = cli("refresh", "--source", "conferences", "--source", "jobs_hn",
                      "--source", "hf_models", "--source", "papers_with_code",
-                     "--source", "pypi_downloads")
+                     "--source", "pypi_downloads", "--source", "npm_downloads")
     assert result.rc == 0, result.err
     entries = read_index(env.charts_dir)
     assert all(e["has_data"] for n, e in entries.items() if n != "job_postings"), entries
