@@ -318,30 +318,36 @@ def framework_packages(path: Path | None = None) -> list[FrameworkPackage]:
     normalised PyPI package once, a known framework and a known role (ValueError naming the
     file and line otherwise)."""
     path = path or FRAMEWORK_PACKAGES_FILE
+    rows: list[FrameworkPackage] = []
+    for where, row in _reference_rows(path, {"package", "framework", "role", "note"}):
+        name = (row["package"] or "").strip()
+        if not is_pypi_name(name):
+            raise ValueError(f"{where}: {name!r} is not a normalised PyPI name "
+                             f"(write {canonical_pypi_name(name)!r})")
+        if any(r.package == name for r in rows):
+            raise ValueError(f"{where}: {name} is listed twice")
+        if row["framework"] not in PYPI_FRAMEWORKS:
+            raise ValueError(f"{where}: unknown framework {row['framework']!r} "
+                             f"(known: {', '.join(PYPI_FRAMEWORKS)})")
+        if row["role"] not in PACKAGE_ROLES:
+            raise ValueError(f"{where}: unknown role {row['role']!r} "
+                             f"(known: {', '.join(PACKAGE_ROLES)})")
+        rows.append(FrameworkPackage(name, row["framework"], row["role"],
+                                     (row["note"] or "").strip()))
+    return rows
+
+
+def _reference_rows(path: Path, columns: set[str]) -> list[tuple[str, dict]]:
+    """('<file>, line N', row) for each row of a reference CSV that has `columns` and at least
+    one row; ValueError naming the file otherwise."""
     try:
         with path.open(newline="") as fh:
             reader = csv.DictReader(fh)
-            missing = {"package", "framework", "role", "note"} - set(reader.fieldnames or [])
+            missing = columns - set(reader.fieldnames or [])
             if missing:
                 raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-            rows, seen = [], set()
-            for line, row in enumerate(reader, start=2):
-                name = (row["package"] or "").strip()
-                where = f"{path.name}, line {line}"
-                if not is_pypi_name(name):
-                    raise ValueError(f"{where}: {name!r} is not a normalised PyPI name "
-                                     f"(write {canonical_pypi_name(name)!r})")
-                if name in seen:
-                    raise ValueError(f"{where}: {name} is listed twice")
-                if row["framework"] not in PYPI_FRAMEWORKS:
-                    raise ValueError(f"{where}: unknown framework {row['framework']!r} "
-                                     f"(known: {', '.join(PYPI_FRAMEWORKS)})")
-                if row["role"] not in PACKAGE_ROLES:
-                    raise ValueError(f"{where}: unknown role {row['role']!r} "
-                                     f"(known: {', '.join(PACKAGE_ROLES)})")
-                seen.add(name)
-                rows.append(FrameworkPackage(name, row["framework"], row["role"],
-                                             (row["note"] or "").strip()))
+            rows = [(f"{path.name}, line {line}", row)
+                    for line, row in enumerate(reader, start=2)]
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not rows:
@@ -403,42 +409,30 @@ def rounds_packages(path: Path | None = None) -> list[RoundsPackage]:
     its packages (renames are joined into one tool); a first month YYYY-MM."""
     path = path or ROUNDS_PACKAGES_FILE
     columns = {"package", "registry", "side", "round", "tool", "first_month", "note"}
-    try:
-        with path.open(newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = columns - set(reader.fieldnames or [])
-            if missing:
-                raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-            rows: list[RoundsPackage] = []
-            tools: dict[str, tuple[str, str]] = {}
-            for line, row in enumerate(reader, start=2):
-                where = f"{path.name}, line {line}"
-                name, registry = (row["package"] or "").strip(), row["registry"]
-                if registry not in REGISTRIES:
-                    raise ValueError(f"{where}: unknown registry {registry!r} "
-                                     f"(known: {', '.join(REGISTRIES)})")
-                valid = is_pypi_name(name) if registry == "pypi" else is_npm_name(name)
-                if not valid:
-                    raise ValueError(f"{where}: {name!r} is not a normalised {registry} name")
-                if any(r.package == name and r.registry == registry for r in rows):
-                    raise ValueError(f"{where}: {name} is listed twice")
-                if row["side"] not in SIDES or row["round"] not in ROUNDS:
-                    raise ValueError(f"{where}: side must be one of {', '.join(SIDES)} and "
-                                     f"round one of {', '.join(ROUNDS)}")
-                tool = (row["tool"] or "").strip()
-                if not tool or tools.setdefault(tool, (row["side"], row["round"])) != \
-                        (row["side"], row["round"]):
-                    raise ValueError(f"{where}: tool {tool!r} needs one side and one round "
-                                     "for all its packages")
-                month = _MONTH.fullmatch(row["first_month"] or "")
-                if not month or not 1 <= int(month[2]) <= 12:
-                    raise ValueError(f"{where}: first_month {row['first_month']!r} is not "
-                                     "YYYY-MM")
-                rows.append(RoundsPackage(name, registry, row["side"], row["round"], tool,
-                                          date(int(month[1]), int(month[2]), 1),
-                                          (row["note"] or "").strip()))
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if not rows:
-        raise ValueError(f"{path}: no packages listed")
+    rows: list[RoundsPackage] = []
+    tools: dict[str, tuple[str, str]] = {}
+    for where, row in _reference_rows(path, columns):
+        name, registry = (row["package"] or "").strip(), row["registry"]
+        if registry not in REGISTRIES:
+            raise ValueError(f"{where}: unknown registry {registry!r} "
+                             f"(known: {', '.join(REGISTRIES)})")
+        valid = is_pypi_name(name) if registry == "pypi" else is_npm_name(name)
+        if not valid:
+            raise ValueError(f"{where}: {name!r} is not a normalised {registry} name")
+        if any(r.package == name and r.registry == registry for r in rows):
+            raise ValueError(f"{where}: {name} is listed twice")
+        if row["side"] not in SIDES or row["round"] not in ROUNDS:
+            raise ValueError(f"{where}: side must be one of {', '.join(SIDES)} and round one "
+                             f"of {', '.join(ROUNDS)}")
+        tool = (row["tool"] or "").strip()
+        if not tool or tools.setdefault(tool, (row["side"], row["round"])) != \
+                (row["side"], row["round"]):
+            raise ValueError(f"{where}: tool {tool!r} needs one side and one round for all "
+                             "its packages")
+        month = _MONTH.fullmatch(row["first_month"] or "")
+        if not month or not 1 <= int(month[2]) <= 12:
+            raise ValueError(f"{where}: first_month {row['first_month']!r} is not YYYY-MM")
+        rows.append(RoundsPackage(name, registry, row["side"], row["round"], tool,
+                                  date(int(month[1]), int(month[2]), 1),
+                                  (row["note"] or "").strip()))
     return rows

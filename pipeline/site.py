@@ -387,22 +387,14 @@ def _section(section: Section, rows: list[dict], reference: dict, charts: dict,
     links = [f'<a href="data/{esc(name)}" download>{esc(name)}</a>' for name in section.results]
     if links:
         parts.append(f"<p>The monthly tables behind it (CSV): {' · '.join(links)}.</p>")
-    if section.beyond and not mine:
-        parts.append("<h3>Charts</h3>")
-        parts += [_chart(charts.get(name), name, charts_dir) for name in section.charts]
-        parts.append(f"<h3>Method</h3><p>{esc(section.method)}</p>")
-        parts.append('<h3>Provenance</h3><ul class="provenance">')
-        parts += [_source_line(n, sources[n], status.get(n)) for n in section.sources
-                  if n in sources]
-        parts.append("</ul></section>")
-        return "".join(parts)
-    parts.append("<h3>What the article says</h3>")
-    quotes = [reference.get(r["figure_id"], {}).get("quote") for r in mine]
-    quotes = list(dict.fromkeys(q for q in quotes if q))
-    if quotes:
-        parts += [f"<blockquote>{esc(q)}</blockquote>" for q in quotes]
-    else:
-        parts.append("<p>The article states no figure for this section.</p>")
+    if not (section.beyond and not mine):  # a measure beyond the article has no claim
+        parts.append("<h3>What the article says</h3>")
+        quotes = [reference.get(r["figure_id"], {}).get("quote") for r in mine]
+        quotes = list(dict.fromkeys(q for q in quotes if q))
+        if quotes:
+            parts += [f"<blockquote>{esc(q)}</blockquote>" for q in quotes]
+        else:
+            parts.append("<p>The article states no figure for this section.</p>")
     if mine:
         parts.append("<h3>Our values and the scorecard</h3>")
         parts.append(_figure_rows(mine, with_section=False))

@@ -17,27 +17,17 @@ from pipeline import rules
 from pipeline.notebooks import NOTEBOOKS_DIR, execute
 from pipeline.sources import pypi_downloads
 from pipeline.store import connect
-from tests.fakes.clickhouse import ClickHouseServer, synthetic
+from tests.conftest import DOWNLOADS_TODAY as TODAY
+from tests.fakes.clickhouse import synthetic
 
 SOURCE = "pypi_downloads"
-TODAY = date(2026, 12, 2)
 FIRST = date(2016, 1, 1)
 
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with ClickHouseServer() as server:
-        yield server
-
-
 @pytest.fixture
-def server(fake, env, monkeypatch):
-    """The fake endpoint with every reference package from 2016 to this month."""
-    fake.reset(synthetic(rules.pypi_packages(), FIRST, TODAY.replace(day=1)))
-    monkeypatch.setenv("ADOPTION_PYPI_DOWNLOADS_URL", fake.url)
-    monkeypatch.setattr(pypi_downloads, "today", lambda: TODAY)
-    return fake
+def server(pypi_server):
+    return pypi_server
 
 
 def query(env, sql: str, params=None) -> list[tuple]:

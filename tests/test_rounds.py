@@ -12,44 +12,13 @@ import pytest
 
 from pipeline import rules
 from pipeline.notebooks import NOTEBOOKS_DIR, execute
-from pipeline.sources import npm_downloads, pypi_downloads
 from pipeline.store import connect
-from tests.fakes.clickhouse import ClickHouseServer, synthetic
-from tests.fakes.npm import NpmServer, daily
-
-TODAY = date(2026, 12, 2)
-LAST = date(2026, 12, 1)  # yesterday: npm's newest day
-
-
-def npm_counts() -> dict[str, dict[date, int]]:
-    """Daily counts of every npm package of the reference file; @huggingface/transformers has
-    counts from 2023, before its first month (2024-10): another project's, never asked for."""
-    out = {}
-    for i, (name, first) in enumerate(sorted(rules.npm_packages().items())):
-        start = date(2023, 1, 1) if name == "@huggingface/transformers" else first
-        out[name] = daily(start, LAST, 800 + 150 * i)
-    return out
-
-
-@pytest.fixture(scope="module")
-def fakes():
-    with ClickHouseServer() as sql, NpmServer() as npm:
-        yield sql, npm
+from tests.fakes.npm import NpmServer
 
 
 @pytest.fixture
-def servers(fakes, env, monkeypatch):
-    sql, npm = fakes
-    sql.reset(synthetic(rules.pypi_packages(), date(2016, 1, 1), LAST))
-    npm.packages, npm.cut_months = npm_counts(), 18
-    npm.ranges.clear()
-    npm.requests.clear()
-    npm.clear_faults()
-    monkeypatch.setenv("ADOPTION_PYPI_DOWNLOADS_URL", sql.url)
-    monkeypatch.setenv("ADOPTION_NPM_DOWNLOADS_URL", npm.url)
-    for module in (pypi_downloads, npm_downloads):
-        monkeypatch.setattr(module, "today", lambda: TODAY)
-    return sql, npm
+def servers(pypi_server, npm_server):
+    return pypi_server, npm_server
 
 
 def query(env, sql: str, params=None) -> list[tuple]:

@@ -89,3 +89,16 @@ def daily(first: date, last: date, base: int, growth: float = 1.002) -> dict[dat
         day += timedelta(days=1)
         n += 1
     return out
+
+
+def reference_counts(last: date) -> dict[str, dict[date, int]]:
+    """Daily counts up to `last` for every npm package of data/reference/rounds_packages.csv,
+    each from its first month, except @huggingface/transformers: from 2023, before its first
+    month (2024-10), as a name held earlier would be (never asked for)."""
+    from pipeline import rules
+
+    out = {}
+    for i, (name, first) in enumerate(sorted(rules.npm_packages().items())):
+        start = date(2023, 1, 1) if name == "@huggingface/transformers" else first
+        out[name] = daily(start, last, 800 + 150 * i)
+    return out

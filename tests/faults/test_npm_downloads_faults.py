@@ -13,7 +13,6 @@ import pytest
 
 from pipeline import rules
 from pipeline.sources import npm_downloads
-from tests.fakes.npm import NpmServer, daily
 from tests.faults import helpers
 from tests.faults.helpers import assert_one_line_error, current_state
 
@@ -21,27 +20,17 @@ SOURCE = "npm_downloads"
 RANGES = r"^/downloads/range/"
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with NpmServer() as server:
-        yield server
-
-
 @pytest.fixture
-def server(fake, env, monkeypatch):
-    fake.packages = {name: daily(first, date(2026, 12, 2), 500)
-                     for name, first in rules.npm_packages().items()}
-    fake.cut_months = 18
-    fake.clear_faults()
-    fake.requests.clear()
-    monkeypatch.setenv("ADOPTION_NPM_DOWNLOADS_URL", fake.url)
-    monkeypatch.setattr(npm_downloads, "today", lambda: date(2026, 12, 2))
-    return fake
+def server(npm_server):
+    return npm_server
 
 
 @pytest.fixture
 def good(cli, env, server, monkeypatch):
+    """A good snapshot; then a day passes (npm loads it), so the next refresh asks again."""
     assert cli("collect", SOURCE).rc == 0
+    for counts in server.packages.values():
+        counts[date(2026, 12, 2)] = 700
     monkeypatch.setattr(npm_downloads, "today", lambda: date(2026, 12, 3))
     return current_state(env.db_path, SOURCE)
 

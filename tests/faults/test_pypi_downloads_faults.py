@@ -13,26 +13,16 @@ import pytest
 
 from pipeline import rules
 from pipeline.sources import pypi_downloads
-from tests.fakes.clickhouse import ClickHouseServer, synthetic
+from tests.fakes.clickhouse import synthetic
 from tests.faults import helpers
 from tests.faults.helpers import assert_one_line_error, current_state
 
 SOURCE = "pypi_downloads"
-TODAY = date(2026, 12, 2)
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with ClickHouseServer() as server:
-        yield server
 
 
 @pytest.fixture
-def server(fake, env, monkeypatch):
-    fake.reset(synthetic(rules.pypi_packages(), date(2016, 1, 1), TODAY.replace(day=1)))
-    monkeypatch.setenv("ADOPTION_PYPI_DOWNLOADS_URL", fake.url)
-    monkeypatch.setattr(pypi_downloads, "today", lambda: TODAY)
-    return fake
+def server(pypi_server):
+    return pypi_server
 
 
 @pytest.fixture
