@@ -118,6 +118,17 @@ def mirror_server(env: Settings, monkeypatch: pytest.MonkeyPatch):
         yield server
 
 
+def db_rows(env: Settings, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of a query on the test's database, opened read-only."""
+    from pipeline.store import connect
+
+    con = connect(env.db_path, read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
 #: the package-download sources' collection day in tests
 DOWNLOADS_TODAY = date(2026, 12, 2)
 

@@ -18,6 +18,7 @@ from pipeline.notebooks import NOTEBOOKS_DIR, execute
 from pipeline.sources import pypi_downloads
 from pipeline.store import connect
 from tests.conftest import DOWNLOADS_TODAY as TODAY
+from tests.conftest import db_rows as query
 from tests.fakes.clickhouse import synthetic
 
 SOURCE = "pypi_downloads"
@@ -28,14 +29,6 @@ FIRST = date(2016, 1, 1)
 @pytest.fixture
 def server(pypi_server):
     return pypi_server
-
-
-def query(env, sql: str, params=None) -> list[tuple]:
-    con = connect(env.db_path, read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def snapshots(env) -> list[tuple]:

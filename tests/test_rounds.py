@@ -12,21 +12,13 @@ import pytest
 
 from pipeline import rules
 from pipeline.notebooks import NOTEBOOKS_DIR, execute
-from pipeline.store import connect
+from tests.conftest import db_rows as query
 from tests.fakes.npm import NpmServer
 
 
 @pytest.fixture
 def servers(pypi_server, npm_server):
     return pypi_server, npm_server
-
-
-def query(env, sql: str, params=None) -> list[tuple]:
-    con = connect(env.db_path, read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def collect_both(cli) -> None:
