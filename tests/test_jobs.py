@@ -397,6 +397,19 @@ def test_board_counts_end_to_end_with_history(cli, env, tmp_path, monkeypatch, h
     assert (env.charts_dir / "job_postings.png").stat().st_size > 10_000
 
 
+def test_board_counts_alone_analyse_without_hn_data(cli, env, tmp_path, monkeypatch):
+    """Job-board counts and no HN snapshot: the jobs analysis gives no figure and must not
+    fail (DuckDB refused an empty executemany: "executemany requires a non-empty list")."""
+    (tmp_path / "job_board_counts.csv").write_text(board_rows())
+    monkeypatch.setenv("ADOPTION_JOBS_BOARDS_URL", str(tmp_path))
+    assert cli("collect", "jobs_boards").rc == 0
+    result = cli("analyze")
+    assert result.rc == 0, result.err
+    assert "analysis jobs: 0 figures" in result.err
+    assert db(env).execute("SELECT count(*) FROM out_jobs__board_counts WHERE has_data "
+                           "AND board = 'LinkedIn'").fetchall() == [(2,)]
+
+
 def test_bad_board_file_loads_nothing(cli, env, tmp_path, monkeypatch):
     path = tmp_path / "counts.csv"
     path.write_text(board_rows().replace(",3900,", ",39OO,"))

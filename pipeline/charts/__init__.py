@@ -111,8 +111,12 @@ def _write_index(charts_dir: Path, entries: dict[str, dict]) -> Path:
 
 
 def _write_csv(data: pd.DataFrame, path: Path) -> Path:
+    """The plotted data, its text cells neutralised against spreadsheet formulas (model ids
+    and board names come from upstream)."""
+    from pipeline.untrusted import csv_cell
+
     tmp = path.with_name(f".{path.stem}.tmp.csv")
-    data.to_csv(tmp, index=False, float_format="%.4g")
+    data.map(csv_cell).to_csv(tmp, index=False, float_format="%.4g")
     tmp.replace(path)
     return path
 
