@@ -47,7 +47,6 @@ from typing import Any
 import duckdb
 
 from pipeline import rules
-from pipeline.http import HTTPStatusError
 from pipeline.monthly import Plan, Stored, missing_months, month_start, plan, record_kept
 from pipeline.source import CollectContext, Source
 from pipeline.store import utcnow
@@ -159,17 +158,18 @@ def clickhouse_error(ctx: CollectContext, text: bytes, status: str) -> Exception
 def run_query(ctx: CollectContext, sql: str) -> tuple[bytes, str]:
     """POST the query; the answer's bytes and URL, or one clear line naming what went wrong."""
     user = ctx.settings.source_option(NAME, "user", DEFAULT_USER, str)
-    params = {"user": user, "default_format": FORMAT}
-    try:
-        fetched = ctx.origin.post("", sql.encode(), params,
-                                  {"Content-Type": "text/plain; charset=utf-8"})
-    except HTTPStatusError as exc:
-        error = clickhouse_error(ctx, exc.body, f"HTTP {exc.status}")
-        code = exc.headers.get("X-ClickHouse-Exception-Code")
-        if error is None and code:
-            error = ctx.fail(f"ClickHouse refused the query (HTTP {exc.status}, code {code})",
+    fetched = ctx.origin.post("", data=sql.encode(), headers={
+        "Content-Type": "text/plain; charset=utf-8"},
+        params={"user": user, "default_format": FORMAT})
+    if fetched.status >= 400:  # ClickHouse's error: status, code header, `Code: NNN` body
+        error = clickhouse_error(ctx, fetched.content, f"HTTP {fetched.status}")
+        code = {k.lower(): v for k, v in fetched.headers.items()}.get(
+            "x-clickhouse-exception-code", "")
+        if error is None and code.isdigit():
+            error = ctx.fail(f"ClickHouse refused the query (HTTP {fetched.status}, code {code})",
                              "retry later; the previous snapshot stays current")
-        raise (error or exc) from None
+        raise error or ctx.fail(f"HTTP {fetched.status} from {fetched.url}",
+                                "the upstream refused the request; check the URL or retry later")
     if b"DB::Exception" in fetched.content:  # raised after the answer had started (HTTP 200)
         error = clickhouse_error(ctx, fetched.content, "HTTP 200, error inside the answer")
         raise error or ctx.fail(f"the answer from {fetched.url} holds an exception text",

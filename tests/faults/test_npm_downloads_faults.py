@@ -90,3 +90,23 @@ def test_answer_for_another_range(cli, env, server, good, monkeypatch):
 def test_connection_refused(cli, env, server, good, monkeypatch):
     monkeypatch.setenv("ADOPTION_NPM_DOWNLOADS_URL", f"http://127.0.0.1:{helpers.closed_port()}")
     fails(cli, env, good, "cannot connect", "connection refused")
+
+
+def test_a_hostile_name_in_a_bulk_answer_is_refused(cli, env, server, good, monkeypatch):
+    """The bulk answer's keys come from upstream: an extra, path-like key is refused."""
+    original = server.route
+
+    def extra_key(request):
+        reply = original(request)
+        if b"react-native-pytorch-core" in reply.body and reply.body.startswith(b'{"'):
+            reply.body = b'{"../../x": null, ' + reply.body[1:]
+        return reply
+
+    monkeypatch.setattr(server, "route", extra_key)
+    fails(cli, env, good, "malformed bulk answer", "../../x")
+
+
+def test_a_gzip_bomb_answer_is_capped(cli, env, server, good, monkeypatch):
+    monkeypatch.setenv("ADOPTION_HTTP_MAX_RESPONSE_BYTES", str(1 << 20))
+    server.fault(RANGES, "gzip_bomb", size=1 << 26, times=None)
+    fails(cli, env, good, "over the 1,048,576-byte cap")

@@ -111,3 +111,24 @@ def test_the_good_snapshot_still_refreshes_after_the_faults(cli, env, server, go
     result = cli("collect", SOURCE)
     assert result.rc == 0, result.err
     assert current_state(env.db_path, SOURCE)[0] != good[0]
+
+
+@pytest.mark.parametrize("kind", ["endless", "gzip_bomb"])
+def test_an_answer_over_the_byte_cap_is_refused(cli, env, server, good, monkeypatch, kind):
+    """Hostile endpoint: an endless or decompression-bomb answer stops at the byte cap."""
+    monkeypatch.setenv("ADOPTION_HTTP_MAX_RESPONSE_BYTES", str(1 << 20))
+    server.fault("/", kind, size=1 << 26)
+    fails(cli, env, good, "over the 1,048,576-byte cap")
+
+
+def test_a_hostile_column_name_is_refused(cli, env, server, good, monkeypatch):
+    """The answer's names come from upstream: a header naming a path is not a package."""
+    original = server.route
+
+    def renamed(request):
+        reply = original(request)
+        reply.body = reply.body.replace(b'"torch"', b'"../../etc/x"', 1)
+        return reply
+
+    monkeypatch.setattr(server, "route", renamed)
+    fails(cli, env, good, "malformed answer", "'../../etc/x' is not a package name")
