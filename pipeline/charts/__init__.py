@@ -43,6 +43,7 @@ class Drawn:
     data: pd.DataFrame  # the plotted values, written beside the image as <name>.csv
     snapshot_ids: set = field(default_factory=set)
     has_data: bool = True  # False when the chart can only say that data is missing
+    caption_note: str = ""  # what this drawing's data needs said, appended to the caption
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def draw_chart(con: duckdb.DuckDBPyConnection, chart: Chart, charts_dir: Path,
         "name": chart.name,
         "title": drawn.title,
         "alt": drawn.alt,
-        "caption": chart.caption,
+        "caption": " ".join(filter(None, (chart.caption, drawn.caption_note))),
         "has_data": has_data,
         "snapshot_ids": sorted(int(i) for i in drawn.snapshot_ids if pd.notna(i)),
         "files": _files(chart),
