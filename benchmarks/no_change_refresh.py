@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from benchmarks.common import run_measured, table
@@ -30,7 +31,9 @@ def _usage(server, since: int) -> tuple[int, int, list[str]]:
 
 def main(argv: list[str] | None = None) -> str:
     from benchmarks.pwc_scale import synthetic
+    from pipeline import rules
     from tests.conftest import CONFERENCE_MIRROR, HN_MIRROR
+    from tests.fakes import clickhouse, npm
     from tests.fakes.algolia import AlgoliaServer
     from tests.fakes.hf_hub import FakeHfHub
     from tests.fakes.pwc import FakeHub
@@ -57,6 +60,10 @@ def main(argv: list[str] | None = None) -> str:
         "hf_models": FakeHfHub(n=args.hub_models),
         "papers_with_code": FakeHub(files=synthetic(args.pwc_scale)),
         "jobs_hn": AlgoliaServer(mirror=HN_MIRROR),
+        "pypi_downloads": clickhouse.ClickHouseServer(clickhouse.synthetic(
+            rules.pypi_packages(), date(2016, 1, 1), datetime.now(UTC).date().replace(day=1))),
+        "npm_downloads": npm.NpmServer({name: npm.daily(first, datetime.now(UTC).date(), 500)
+                                        for name, first in rules.npm_packages().items()}),
     } | proceedings
     for server in servers.values():
         server.start()
@@ -71,6 +78,8 @@ def main(argv: list[str] | None = None) -> str:
                 "ADOPTION_JOBS_HN_URL": servers["jobs_hn"].base_url,
                 "ADOPTION_PAPERS_FIRST_YEAR": "2024", "ADOPTION_PAPERS_LAST_YEAR": "2026",
                 "ADOPTION_PAPERS_MIN_INTERVAL_SECONDS": "0",
+                "ADOPTION_PYPI_DOWNLOADS_URL": servers["pypi_downloads"].url,
+                "ADOPTION_NPM_DOWNLOADS_URL": servers["npm_downloads"].url,
             }
             for server in proceedings.values():
                 env |= server.urls()

@@ -44,6 +44,12 @@ class Section:
     #: sources that carry the section on to today: while another source has data, their
     #: absence is a quiet note (what collecting them adds), not a "no data" warning
     continuations: tuple[str, ...] = ()
+    #: a measure the article does not have ("beyond the article"): an introduction instead
+    #: of the article's claims, and our figures as (label, figure id stem): the values of
+    #: <stem>_dec2021 and <stem>_today from data/results/figures.csv
+    beyond: str = ""
+    figures: tuple[tuple[str, str], ...] = ()
+    results: tuple[str, ...] = ()  # result CSVs of data/results/ offered for download
 
 
 SECTIONS = [
@@ -92,6 +98,48 @@ SECTIONS = [
             "use complete months only. Offline, a copy of the threads may declare months it "
             "lacks: they are gaps, never zeros, and a window says how many of its 12 months it "
             "holds. Details: docs/methodology/jobs.md."),
+    Section("rounds", "The other two rounds, measured", ("pypi_downloads", "npm_downloads"),
+            ("rounds_deployment", "rounds_ecosystem"), ("deploy_", "ecosystem_"),
+            "The article argues its rounds 2 (deployment) and 3 (ecosystems) in words; here each "
+            "is measured by how often its tools are installed. Tools and packages: "
+            "data/reference/rounds_packages.csv (PyPI and npm; renamed packages are one tool, "
+            "each counted from its first release). Side share = the TensorFlow (PyTorch) "
+            "side's downloads over both sides' downloads in the month; neutral tools (ONNX "
+            "Runtime, OpenVINO, Core ML Tools, Transformers.js) are shown but never counted in "
+            "a share. A claim holds when the TensorFlow side has more than 50%, in December "
+            "2021 and in the latest complete month. Downloads are not deployments: a runtime is "
+            "installed once per environment, a library per job; CI inflates both, and installs "
+            "served from a cache or a company mirror never reach the registries' counts. New "
+            "Hub models per deployment format (ONNX, TFLite, Core ML, OpenVINO, GGUF, "
+            "ExecuTorch) are in "
+            "data/results/hf_formats_monthly.csv. Details: docs/methodology/rounds.md.",
+            results=("rounds_monthly.csv", "hf_formats_monthly.csv")),
+    Section("pypi", "Package downloads (PyPI)", ("pypi_downloads",), ("pypi_downloads",),
+            ("pypi_",),
+            "Monthly downloads of each framework's packages from PyPI's download logs "
+            "(Linehaul; ClickHouse's pypi.pypi_downloads_per_month, one SQL query to the "
+            "public ClickHouse SQL playground per refresh, only the newest months asked "
+            "again). Headline reading: a framework's downloads are those of the packages a "
+            "user installs to get it (core package, CPU/GPU/platform builds, nightlies: "
+            "torch; tensorflow, tensorflow-cpu, tensorflow-gpu, tensorflow-macos, tf-nightly; "
+            "...), never a package another one pulls in (jaxlib, tensorflow-intel), a library "
+            "(flax) or a shim (tf-keras); the alternative counts the core package only. "
+            "Downloads are not users: CI runs, mirrors, caches and dependency installs count "
+            "(installing transformers pulls torch), and PyTorch's own wheel index and conda "
+            "are not in PyPI's logs. Package list: data/reference/framework_packages.csv; "
+            "details: docs/methodology/pypi_downloads.md.",
+            beyond="The article reads adoption from models, papers and jobs. Package "
+                   "downloads are the signal most often quoted today, and the only one with "
+                   "a complete monthly record for every framework from 2016 to last month: "
+                   "PyTorch, TensorFlow, JAX, Keras, MLX and ONNX Runtime on one axis.",
+            figures=(("PyTorch share of the frameworks' downloads", "pypi_pytorch_share_pct"),
+                     ("TensorFlow share", "pypi_tensorflow_share_pct"),
+                     ("JAX share", "pypi_jax_share_pct"),
+                     ("Keras share", "pypi_keras_share_pct"),
+                     ("PyTorch downloads / TensorFlow downloads", "pypi_pt_to_tf_ratio"),
+                     ("Same, core packages only (alternative reading)",
+                      "pypi_pt_to_tf_core_ratio")),
+            results=("pypi_monthly.csv",)),
 ]
 
 CSS = """
@@ -190,6 +238,15 @@ def scorecard_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
     cursor = con.execute("SELECT * FROM out_scorecard")
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def our_figures(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    """Every figure we computed (out_figures), by id."""
+    if not table_exists(con, "out_figures"):
+        return {}
+    cursor = con.execute("SELECT figure_id, value, unit, as_of, snapshot_id FROM out_figures")
+    return {r[0]: {"value": r[1], "unit": r[2], "as_of": r[3], "snapshot_id": r[4]}
+            for r in cursor.fetchall()}
 
 
 def reference_rows() -> dict[str, dict]:
@@ -314,19 +371,47 @@ def _no_data_notes(section: Section, sources: dict, status: dict) -> str:
     return "".join(notes)
 
 
+def _our_figures(section: Section, figures: dict[str, dict]) -> str:
+    """A beyond-the-article section's figures, as of December 2021 and today."""
+    rows = []
+    for label, stem in section.figures:
+        then, now = figures.get(f"{stem}_dec2021"), figures.get(f"{stem}_today")
+        if then is None and now is None:
+            continue
+        cells = [esc(label)] + [
+            esc(fmt_value(f["value"], f["unit"])) + (f" {esc(f['unit'])}" if f["unit"] not in
+                                                     ("%", "downloads") else "")
+            if f else "—" for f in (then, now)] + [_identifier(f"{stem}_today")]
+        rows.append(("", cells))
+    if not rows:
+        return ""
+    return ("<h3>Our values</h3>" + table(
+        ["What", "December 2021 (the article's month)", "Today (latest complete month)",
+         "Figure"], rows, numeric={1, 2}))
+
+
 def _section(section: Section, rows: list[dict], reference: dict, charts: dict,
              charts_dir: Path, sources: dict, status: dict,
+             figures: dict[str, dict] | None = None,
              extras: dict[str, str] | None = None) -> str:
     mine = [r for r in rows if section_of(r["figure_id"]) == section.key]
-    parts = [f'<section id="{section.key}" class="topic"><h2>{esc(section.title)}</h2>',
+    title = f"Beyond the article: {section.title}" if section.beyond else section.title
+    parts = [f'<section id="{section.key}" class="topic"><h2>{esc(title)}</h2>',
              _no_data_notes(section, sources, status)]
-    parts.append("<h3>What the article says</h3>")
-    quotes = [reference.get(r["figure_id"], {}).get("quote") for r in mine]
-    quotes = list(dict.fromkeys(q for q in quotes if q))
-    if quotes:
-        parts += [f"<blockquote>{esc(q)}</blockquote>" for q in quotes]
-    else:
-        parts.append("<p>The article states no figure for this section.</p>")
+    if section.beyond:
+        parts.append(f"<p>{esc(section.beyond)}</p>")
+        parts.append(_our_figures(section, figures or {}))
+    links = [f'<a href="data/{esc(name)}" download>{esc(name)}</a>' for name in section.results]
+    if links:
+        parts.append(f"<p>The monthly tables behind it (CSV): {' · '.join(links)}.</p>")
+    if not (section.beyond and not mine):  # a measure beyond the article has no claim
+        parts.append("<h3>What the article says</h3>")
+        quotes = [reference.get(r["figure_id"], {}).get("quote") for r in mine]
+        quotes = list(dict.fromkeys(q for q in quotes if q))
+        if quotes:
+            parts += [f"<blockquote>{esc(q)}</blockquote>" for q in quotes]
+        else:
+            parts.append("<p>The article states no figure for this section.</p>")
     if mine:
         parts.append("<h3>Our values and the scorecard</h3>")
         parts.append(_figure_rows(mine, with_section=False))
@@ -439,6 +524,7 @@ def _notebooks(names: list[str]) -> str:
 
 def render(rows: list[dict], reference: dict, charts: dict, charts_dir: Path, sources: dict,
            status: dict, notebooks: list[str], built: str,
+           figures: dict[str, dict] | None = None,
            extras: dict[str, str] | None = None) -> str:
     """The page as a string (pure: every input is passed in)."""
     matches = sum(r.get("status") == "matches" for r in rows)
@@ -465,7 +551,7 @@ def render(rows: list[dict], reference: dict, charts: dict, charts_dir: Path, so
         _chart(charts.get("scorecard"), "scorecard", charts_dir),
         "</section>",
     ]
-    body += [_section(s, rows, reference, charts, charts_dir, sources, status, extras)
+    body += [_section(s, rows, reference, charts, charts_dir, sources, status, figures, extras)
              for s in SECTIONS]
     body += ['<section id="history"><h2>Figures over time</h2>',
              "<p>The article is one moment; every refresh that changes a figure adds a point "
@@ -503,7 +589,8 @@ def _copy_files(settings: Settings, charts: dict, build: Path) -> list[str]:
             if (settings.charts_dir / name).is_file():
                 shutil.copy2(settings.charts_dir / name, build / "charts" / name)
     (build / "data").mkdir()
-    for name in ("scorecard.csv", "figures.csv", "figures_history.csv"):
+    results = [name for section in SECTIONS for name in section.results]
+    for name in ("scorecard.csv", "figures.csv", "figures_history.csv", *results):
         if (settings.results_dir / name).is_file():
             shutil.copy2(settings.results_dir / name, build / "data" / name)
     copied = []
@@ -544,7 +631,8 @@ def build_site(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
             rows=scorecard_rows(con), reference=reference_rows(), charts=charts,
             charts_dir=build / "charts", sources=all_sources(),
             status={r["source"]: r for r in source_status(con)}, notebooks=notebooks,
-            built=f"{utcnow():%Y-%m-%d %H:%M}", extras={"research": research_tables(con)})
+            built=f"{utcnow():%Y-%m-%d %H:%M}", figures=our_figures(con),
+            extras={"research": research_tables(con)})
         (build / "index.html").write_text(page)
         _swap_in(build, site_dir)
     except BaseException:
