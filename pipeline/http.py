@@ -63,7 +63,8 @@ _URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>()\[\]{}|\\^`]+")
 #: query parameters whose values are shown and stored as they are; any other value (a
 #: signature, a key, a token, an unknown parameter) is replaced by *** in `redact`
 SAFE_PARAMS = frozenset({
-    "content-type", "cursor", "details", "direction", "domain", "end", "expand", "expand[]",
+    "content-type", "content.venueid", "cursor", "day", "details", "direction", "domain", "end",
+    "expand", "expand[]",
     "filter", "format", "from", "full", "hitsperpage", "id", "invitation", "limit", "offset",
     "page", "page_size", "per_page", "period", "q", "query_type", "recursive",
     "results_per_page", "revision", "search", "select", "since", "sort", "start", "tags", "to",

@@ -45,6 +45,8 @@ CREATE OR REPLACE TEMP MACRO scorecard_fmt(v, u) AS
 # Reason: the computed alternative readings named in the reference file's `alternatives`
 # column ("figure_id: label; ..."), and whether the article's value lies between our readings
 # (those in the row's unit, the headline included). Only ids are typed there, never values.
+# A "today" value that says which data it stands for (its figure's note: the year and meetings
+# pooled) is such a note: "today: <note>".
 SCORECARD_SQL = """
 CREATE OR REPLACE TABLE out_scorecard AS
 WITH ours AS (

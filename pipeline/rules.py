@@ -4,7 +4,8 @@ Sources apply them while collecting (the HN source stores per-posting flags; the
 Code source asks GitHub about each canonical repository once) and analyses re-apply them to the
 stored data. Both import them from here, so a source never imports an analysis. A change here
 changes every analysis' code hash (`pipeline.analysis`), so the next `analyze` re-applies it.
-The rules are stated with their reasons in docs/methodology/jobs.md and papers_with_code.md.
+The rules are stated with their reasons in docs/methodology/jobs.md, papers_with_code.md and
+research.md.
 
 **Job postings** (`match_frameworks`), on the visible text (tags replaced by spaces, entities
 unescaped), whole words (the neighbouring character is not a letter or digit):
@@ -27,6 +28,14 @@ unescaped), whole words (the neighbouring character is not a letter or digit):
 per repository (host + owner + name, case-folded on GitHub, GitLab and Bitbucket), or per
 sub-folder project of a repository (`<repository>/tree/HEAD/<path>`).
 
+**Conference papers** (`paper_words`, on the text of a paper's PDF): Horace He's words and
+synonyms (pytorch, allennlp, opennmt-py, torchvision, fairseq -> PyTorch; tensorflow, opennmt-tf,
+keras -> TensorFlow; jax), plus flax and mlx reported on their own. The text is made comparable
+first: a hyphen at the end of a line joins the line to the next ("Py-" + "Torch"; PDFium marks
+such hyphens U+FFFE), Unicode NFKC undoes ligatures ("ﬂ" -> "fl"), and case is folded. A word
+counts where no letter stands directly before or after it: "GPyTorch" and "Flaxman" do not
+count, "PyTorch-based", "pytorch_tabular" and "github.com/tensorflow/..." do.
+
 **Package downloads** (`framework_packages`, `COUNTED_ROLES`): which PyPI packages are a
 framework's downloads. The packages and their roles are reference data
 (data/reference/framework_packages.csv); the headline reading counts the packages a user
@@ -48,11 +57,10 @@ import csv
 import functools
 import html
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-
-import duckdb
 
 from pipeline.config import REFERENCE_DIR
 
@@ -264,9 +272,65 @@ def repo_identity_sql(links_sql: str) -> str:
 
 def repo_identities(urls: list[str]) -> dict[str, str]:
     """{url: identity} for a few URLs, by the SQL above (for tests and the methodology docs)."""
+    import duckdb  # here, not at the top: PDF worker processes import this module
+
     sql = repo_identity_sql("SELECT unnest($urls::VARCHAR[]) AS repo_url")
     with duckdb.connect() as con:
         return dict(con.execute(f"SELECT repo_url, repo FROM ({sql})", {"urls": urls}).fetchall())
+
+
+# -- conference papers: words in a paper's full text ---------------------------------------
+
+#: framework -> the words that count as a mention of it (Horace He's synonyms in
+#: Chillee/pytorch-vs-tensorflow, data_analysis/generate_data.py; flax and mlx added on their own)
+PAPER_WORDS = {
+    "pytorch": ("pytorch", "allennlp", "opennmt-py", "torchvision", "fairseq"),
+    "tensorflow": ("tensorflow", "opennmt-tf", "keras"),
+    "jax": ("jax",),
+    "flax": ("flax",),
+    "mlx": ("mlx",),
+}
+PAPER_FRAMEWORKS = tuple(PAPER_WORDS)
+#: a tracked word with no letter directly before or after it (digits, "_", "-", "/" may touch)
+_PAPER_WORD = re.compile(
+    r"(?<![^\W\d_])("
+    + "|".join(sorted({re.escape(w) for ws in PAPER_WORDS.values() for w in ws}, key=len,
+                      reverse=True))
+    + r")(?![^\W\d_])")
+#: a hyphen at the end of a line: PDFium's marker U+FFFE (with or without the line break it
+#: stands for), or a plain "-" right before a line break
+_LINE_END_HYPHEN = re.compile(r"(?:\ufffe[ \t]*(?:\r\n|\r|\n)?|-[ \t]*(?:\r\n|\r|\n))[ \t]*")
+
+
+def paper_text(raw: str) -> str:
+    """A PDF's extracted text made comparable: line-end hyphens joined, NFKC, case folded."""
+    return unicodedata.normalize("NFKC", _LINE_END_HYPHEN.sub("", raw)).casefold()
+
+
+def paper_words(raw: str) -> dict[str, int]:
+    """How often each tracked word occurs in a PDF's extracted text, by the rules above."""
+    counts: dict[str, int] = {}
+    for match in _PAPER_WORD.finditer(paper_text(raw)):
+        counts[match[1]] = counts.get(match[1], 0) + 1
+    return counts
+
+
+def paper_frameworks(words: list[str] | dict[str, int]) -> dict[str, bool]:
+    """Which frameworks a paper mentions, from the tracked words found in it."""
+    found = set(words)
+    return {fw: bool(found & set(ws)) for fw, ws in PAPER_WORDS.items()}
+
+
+#: the nine conferences of Horace He's series (the headline series counts these only)
+PAPER_CONFERENCES = ("ICLR", "NeurIPS", "ICML", "CVPR", "ICCV", "ECCV", "ACL", "EMNLP", "NAACL")
+
+
+def scheduled_conferences(year: int) -> tuple[str, ...]:
+    """The conferences a complete year must hold: every annual one, ICCV in odd years and ECCV
+    in even years. NAACL is not held every year: it counts when it is listed, but a year is
+    complete without it."""
+    return tuple(c for c in PAPER_CONFERENCES if c != "NAACL" and not (
+        c == "ICCV" and year % 2 == 0 or c == "ECCV" and year % 2 == 1))
 
 
 # -- package downloads: which PyPI packages are a framework's downloads ------------------

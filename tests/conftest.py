@@ -43,9 +43,9 @@ def mirror_postings() -> dict[int, str]:
     return postings
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """A private data dir, fast retries and short timeouts; no source URL or token leaks in."""
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A private data dir, fast retries and short timeouts; no source URL or token leaks in
+    (the `env` fixture; module-scoped fixtures call it with their own monkeypatch)."""
     for key in list(os.environ):
         if key.startswith("ADOPTION_") or key in ("HF_TOKEN", "GITHUB_TOKEN", "ADZUNA_APP_ID",
                                                   "ADZUNA_APP_KEY", "CI"):
@@ -68,6 +68,12 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name in all_sources():
         monkeypatch.setenv(env_name(name), f"http://127.0.0.1:9/unconfigured-{name}")
     return Settings.from_env()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A private data dir, fast retries and short timeouts; no source URL or token leaks in."""
+    return isolated_env(tmp_path, monkeypatch)
 
 
 @dataclass

@@ -36,6 +36,9 @@ class Figure:
     as_of: str  # "article" (as of the article's date) or "today" (latest data)
     source: str
     snapshot_id: int
+    #: which data a "today" value stands for (e.g. the year and meetings pooled): stored in
+    #: out_figure_notes as "today: <note>" for the scorecard row of the figure's reference id
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ def _inputs(con: duckdb.DuckDBPyConnection, analysis: Analysis) -> tuple[dict, s
 def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = False) -> dict:
     """Run every analysis whose inputs changed; write data/results/figures.csv."""
     con.execute(FIGURES_DDL)
+    con.execute(NOTES_DDL)
     con.execute(HISTORY_DDL)
     report: dict[str, str] = {}
     for analysis in all_analyses().values():
@@ -124,14 +128,20 @@ def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = Fal
         started = time.perf_counter()
         con.execute("BEGIN TRANSACTION")
         try:
+            con.execute("DELETE FROM out_figure_notes WHERE analysis = ?", [analysis.name])
             figures = analysis.run(con)
             con.execute("DELETE FROM out_figures WHERE analysis = ?", [analysis.name])
             if figures:  # DuckDB refuses executemany with no rows (e.g. job boards, no HN)
                 con.executemany(
-                    "INSERT INTO out_figures VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO out_figures (analysis, figure_id, value, unit, as_of, source, "
+                    "snapshot_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [[analysis.name, f.figure_id, f.value, f.unit, f.as_of, f.source,
                       f.snapshot_id] for f in figures],
                 )
+            notes = [[analysis.name, f.figure_id.removesuffix("_today"), f"today: {f.note}"]
+                     for f in figures if f.note]
+            if notes:
+                con.executemany("INSERT INTO out_figure_notes VALUES (?, ?, ?)", notes)
             con.execute(APPEND_HISTORY, {"inputs": json.dumps(snapshots), "now": utcnow(),
                                          "analysis": analysis.name})
             con.execute("INSERT OR REPLACE INTO step_runs VALUES (?, ?, ?)",

@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline import rules
-from pipeline.analysis import NOTES_DDL, Analysis, Figure
+from pipeline.analysis import Analysis, Figure
 from pipeline.store import current_snapshot_id
 
 SOURCES = ("pypi_downloads", "npm_downloads")
@@ -184,8 +184,6 @@ def run(con: duckdb.DuckDBPyConnection) -> list[Figure]:
     finally:
         con.unregister("_rounds_packages")
     figures, notes = figures_and_notes(con)
-    con.execute(NOTES_DDL)
-    con.execute("DELETE FROM out_figure_notes WHERE analysis = 'rounds'")
     if notes:
         con.executemany("INSERT INTO out_figure_notes VALUES (?, ?, ?)", notes)
     return figures
