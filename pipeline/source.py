@@ -105,6 +105,9 @@ class CollectContext:
     #: staged payloads that are not kept: the loader keeps what they changed instead
     #: (versioned tables) and records their provenance in the snapshot's parameters
     transient: list[str] = field(default_factory=list)
+    #: parts of the collection that failed while the rest was stored (e.g. one proceedings
+    #: site of several): the snapshot is kept and the run then fails naming them
+    problems: list[str] = field(default_factory=list)
 
     @property
     def log(self) -> logging.Logger:

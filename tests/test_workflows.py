@@ -173,8 +173,11 @@ def test_refresh_installs_runtime_dependencies_from_the_hashed_lock_file():
 
 def cache_steps() -> tuple[list[dict], dict, dict]:
     steps = load("refresh.yml")["jobs"]["refresh"]["steps"]
-    restore = next(s for s in steps if "actions/cache/restore@" in s.get("uses", ""))
-    save = next(s for s in steps if "actions/cache/save@" in s.get("uses", ""))
+    def state(s: dict) -> bool:  # the database's cache (other caches, e.g. papers, beside it)
+        return "data/adoption.duckdb" in (s.get("with") or {}).get("path", "")
+
+    restore = next(s for s in steps if "actions/cache/restore@" in s.get("uses", "") and state(s))
+    save = next(s for s in steps if "actions/cache/save@" in s.get("uses", "") and state(s))
     return steps, restore, save
 
 
