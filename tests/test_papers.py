@@ -20,7 +20,7 @@ import pytest
 
 from pipeline.config import PROJECT_ROOT, Settings
 from pipeline.sources import papers_listings as pl
-from tests.conftest import CONFERENCE_MIRROR, isolated_env
+from tests.conftest import isolated_env, mirror_dir
 from tests.fakes.acl_anthology import AclServer
 from tests.fakes.base import FakeServer
 from tests.fakes.cvf import CvfServer
@@ -106,7 +106,7 @@ def refreshed(tmp_path_factory: pytest.TempPathFactory):
     """A full offline refresh: the conference mirror plus the six fake proceedings sites."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         settings = isolated_env(tmp_path_factory.mktemp("papers"), monkeypatch)
-        monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(CONFERENCE_MIRROR))
+        monkeypatch.setenv("ADOPTION_CONFERENCES_URL", str(mirror_dir("pytorch-vs-tensorflow")))
         configure(monkeypatch)
         catalog = default_catalog()
         with serving(catalog, monkeypatch) as servers:
