@@ -26,15 +26,28 @@ unescaped), whole words (the neighbouring character is not a letter or digit):
 **Papers with Code repository identity** (`repo_identity_sql`): see REPO_STEPS; one identity
 per repository (host + owner + name, case-folded on GitHub, GitLab and Bitbucket), or per
 sub-folder project of a repository (`<repository>/tree/HEAD/<path>`).
+
+**Hub framework families** (`hub_frameworks`, `hub_family_sql`): the table
+`data/reference/hub_frameworks.csv` maps Hub tags and `library_name` values (compared
+case-insensitively) to the families of HUB_FAMILIES, each with its reason. Two readings:
+`tags` (a model belongs to every family whose tags it carries) and `library` (the tags reading;
+for a model with no framework tag, the family of its library). A model may be in several
+families; one with none is "unresolved". The table's content is part of the code hash of every
+analysis that declares it (`Analysis.data_files`), so editing it re-runs them.
 """
 
 from __future__ import annotations
 
+import csv
 import functools
 import html
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
+
+from pipeline.config import REFERENCE_DIR
 
 # -- job postings ------------------------------------------------------------------------
 
@@ -247,3 +260,75 @@ def repo_identities(urls: list[str]) -> dict[str, str]:
     sql = repo_identity_sql("SELECT unnest($urls::VARCHAR[]) AS repo_url")
     with duckdb.connect() as con:
         return dict(con.execute(f"SELECT repo_url, repo FROM ({sql})", {"urls": urls}).fetchall())
+
+
+# -- HuggingFace Hub: framework families ---------------------------------------------------
+
+HUB_FRAMEWORKS = REFERENCE_DIR / "hub_frameworks.csv"
+#: family id -> label, in the order charts and tables show them
+HUB_FAMILIES = {"pytorch": "PyTorch", "tensorflow": "TensorFlow/Keras", "jax": "JAX/Flax",
+                "mlx": "MLX", "gguf": "GGUF", "onnx": "ONNX", "other": "other"}
+HUB_READINGS = ("tags", "library")
+
+
+@dataclass(frozen=True)
+class FrameworkRule:
+    kind: str  # "tag" or "library"
+    value: str  # lower case
+    family: str  # a key of HUB_FAMILIES
+    reason: str
+
+
+def hub_frameworks(path: Path = HUB_FRAMEWORKS) -> list[FrameworkRule]:
+    """The mapping table, checked: known kinds and families, lower-case unique values and a
+    reason on every row (a bad row raises ValueError naming the file and the line)."""
+    rules, seen = [], set()
+    with path.open(newline="") as fh:
+        for line, row in enumerate(csv.DictReader(fh), start=2):
+            rule = FrameworkRule(*(str(row.get(k) or "").strip()
+                                   for k in ("kind", "value", "family", "reason")))
+            problem = ("kind is not 'tag' or 'library'" if rule.kind not in ("tag", "library")
+                       else f"unknown family {rule.family!r}" if rule.family not in HUB_FAMILIES
+                       else "value is empty or not lower case"
+                       if not rule.value or rule.value != rule.value.lower()
+                       else "no reason given" if not rule.reason
+                       else "duplicate value" if (rule.kind, rule.value) in seen else None)
+            if problem:
+                raise ValueError(f"{path.name} line {line}: {problem}")
+            seen.add((rule.kind, rule.value))
+            rules.append(rule)
+    return rules
+
+
+def hub_framework_tags_sql(tags: str, rules: list[FrameworkRule]) -> str:
+    """SQL: the framework tags of a model's `tags` list, lower-cased (usually none or one: the
+    family masks are then computed on that short list instead of on every tag)."""
+    values = ", ".join(_sql_text(r.value) for r in rules if r.kind == "tag")
+    return (f"list_filter(list_transform({tags}, lambda t: lower(t)), "
+            f"lambda t: list_contains([{values}], t))")
+
+
+def hub_family_sql(framework_tags: str, library: str,
+                   rules: list[FrameworkRule]) -> tuple[str, str]:
+    """SQL expressions giving family bit masks over HUB_FAMILIES (bit i = the i-th family):
+    (families of the model's framework tags, family of its library alone). `framework_tags`
+    is the list `hub_framework_tags_sql` gives, `library` a lower-case library name (or NULL).
+    The library reading of a model is its tag mask when that is not 0, else its library mask
+    (`library_reading`); 0 in a reading = unresolved."""
+    bits = family_bits()
+    tag_cases = " ".join(f"WHEN {_sql_text(r.value)} THEN {bits[r.family]}"
+                         for r in rules if r.kind == "tag")
+    library_cases = " ".join(f"WHEN {_sql_text(r.value)} THEN {bits[r.family]}"
+                             for r in rules if r.kind == "library")
+    tag_mask = (f"coalesce(list_aggregate(list_transform({framework_tags}, "
+                f"lambda t: CASE t {tag_cases} ELSE 0 END), 'bit_or'), 0)" if tag_cases else "0")
+    library_mask = f"coalesce(CASE {library} {library_cases} END, 0)" if library_cases else "0"
+    return tag_mask, library_mask
+
+
+def family_bits() -> dict[str, int]:
+    return {family: 1 << i for i, family in enumerate(HUB_FAMILIES)}
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

@@ -41,18 +41,70 @@ class Section:
     charts: tuple[str, ...]
     figure_prefixes: tuple[str, ...]  # scorecard figure ids shown in this section
     method: str
+    #: for a section the article states no figure for: what it measures instead, a summary
+    #: table of our results (title, SELECT over out_* tables) and a result CSV of
+    #: data/results/ offered for download beside it
+    claim: str = ""
+    summary: tuple[str, str] = ("", "")
+    data_csv: str = ""
 
 
 SECTIONS = [
-    Section("hub", "HuggingFace Hub models", ("hf_models",),
+    Section("hub", "HuggingFace Hub models", ("hf_models", "hf_archive"),
             ("hf_framework_share", "hf_top30", "hf_framework_trend"), ("hf_",),
             "Every model of the Hub is listed with its tags (huggingface_hub's list_models, or "
             "the daily hub-stats parquet dump). Tags method (the article's): PyTorch = tag "
             "pytorch, TensorFlow = tag tf; the weights method also counts safetensors weights "
             "loadable in PyTorch. The denominator is models available in PyTorch or "
-            "TensorFlow. 'As of the article' = models created up to 2 March 2022 (the date the "
-            "Hub back-filled on every older model); their tags and downloads are today's. "
-            "Details: docs/methodology/hf_models.md."),
+            "TensorFlow. 'As of the article' = the Hub's own listing of 15 February 2022 (a "
+            "third-party archive pinned by commit and checksum: the tags and downloads of that "
+            "time; its weights method reads the weight files of each repository); without "
+            "it, the models created up to 2 March 2022 (the date the Hub back-filled on every "
+            "older model) with today's tags and downloads, which is always given as the "
+            "alternative. Details: docs/methodology/hf_models.md."),
+    Section("landscape", "What new Hub models are built for", ("hf_models",),
+            ("hf_landscape",), (),
+            "Each model is resolved to framework families (PyTorch, TensorFlow/Keras, "
+            "JAX/Flax, MLX, GGUF, ONNX incl. transformers.js, other) by the table "
+            "data/reference/hub_frameworks.csv, in two readings: tags (every family whose tags "
+            "it carries) and library (the same, and for a model with no framework tag, the "
+            "family of its library_name, e.g. transformers, diffusers, timm: PyTorch; keras: "
+            "TensorFlow/Keras; mlx: MLX). A model may be in several families; shares are over "
+            "the models with at least one, and the unresolved share is given beside them. "
+            "Cohorts by month of createdAt, from April 2022 (after the Hub's back-fill) to the "
+            "latest complete month; the headline figures pool the last 12 complete months. "
+            "Details: docs/methodology/hf_models.md.",
+            claim="The article compared PyTorch and TensorFlow only, by the Hub's framework "
+                  "tags. Most new models now carry neither tag (safetensors weights, GGUF, MLX "
+                  "or ONNX conversions), so this section measures what each month's new models "
+                  "are built for, and how much of them the article's rule still sees.",
+            summary=("Our figures: the models created in the last 12 complete months", """
+                SELECT * EXCLUDE (o) FROM (
+                    SELECT family_label AS "Family",
+                           max(share_pct) FILTER (WHERE scope = 'last_12_months'
+                               AND reading = 'library') AS "Library reading, % (headline)",
+                           max(share_pct) FILTER (WHERE scope = 'last_12_months'
+                               AND reading = 'tags') AS "Tags reading, %",
+                           max(downloads_share_pct) FILTER (WHERE scope = 'last_12_months'
+                               AND reading = 'library') AS "Library reading, % of downloads",
+                           max(share_pct) FILTER (WHERE scope = 'archive'
+                               AND reading = 'library')
+                               AS "Hub listing of Feb 2022, library reading, %",
+                           min(family_order) AS o
+                    FROM out_hf__landscape GROUP BY family_label
+                    UNION ALL
+                    SELECT label, max(v) FILTER (WHERE reading = 'library'
+                               AND scope = 'last_12_months'),
+                           max(v) FILTER (WHERE reading = 'tags' AND scope = 'last_12_months'),
+                           NULL, max(v) FILTER (WHERE reading = 'library' AND scope = 'archive'),
+                           o
+                    FROM out_hf__landscape, LATERAL (VALUES
+                        ('unresolved (% of all models)', unresolved_pct, 100),
+                        ('tagged pytorch or tf, what the article''s rule sees (% of all)',
+                         tag_coverage_pct, 101)) x(label, v, o)
+                    WHERE family = 'pytorch' GROUP BY label, o)
+                ORDER BY o"""),
+            data_csv="hf_landscape_monthly.csv"),
     Section("research", "Research papers", ("conferences",), ("research_share",),
             ("research_",),
             "PyTorch share = papers mentioning PyTorch / (papers mentioning PyTorch + papers "
@@ -182,6 +234,21 @@ def scorecard_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
+def section_summaries(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list, list]]:
+    """Each section's summary table (columns, rows), for the sections that have one and whose
+    tables exist."""
+    out = {}
+    for section in SECTIONS:
+        if section.summary[1]:
+            try:
+                cursor = con.execute(section.summary[1])
+            except duckdb.CatalogException:  # not analysed yet
+                continue
+            rows = cursor.fetchall()
+            out[section.key] = ([d[0] for d in cursor.description], rows)
+    return out
+
+
 def reference_rows() -> dict[str, dict]:
     from pipeline.report import REFERENCE_FILE
 
@@ -273,8 +340,10 @@ def _source_line(name: str, source, row: dict | None) -> str:
     if not row or row.get("snapshot_id") is None:
         return (f"<li><strong>{esc(source.title)}</strong> (<code>{esc(name)}</code>): no data "
                 f"yet. Licence / terms: {esc(source.licence)}</li>")
+    taken = (f"data as of {row['data_as_of']:%Y-%m-%d %H:%M} UTC, collected "
+             if row.get("data_as_of") else "")
     return (f"<li><strong>{esc(source.title)}</strong> (<code>{esc(name)}</code>): snapshot "
-            f"#{row['snapshot_id']} of {row['finished_at']:%Y-%m-%d %H:%M} UTC, "
+            f"#{row['snapshot_id']} of {taken}{row['finished_at']:%Y-%m-%d %H:%M} UTC, "
             f"{row['row_count']:,} rows, from <code>{esc(row['origin_url'])}</code>, sha256 "
             f"<code>{esc(row['sha256'])}</code>. Licence / terms: {esc(source.licence)}</li>")
 
@@ -298,8 +367,21 @@ def _no_data_notes(section: Section, sources: dict, status: dict) -> str:
     return "".join(notes)
 
 
+def _summary(section: Section, summaries: dict[str, tuple[list[str], list[tuple]]]) -> str:
+    """A section's summary table of our results (e.g. the Hub landscape), if it has rows."""
+    columns, rows = summaries.get(section.key, ([], []))
+    if not rows:
+        return ""
+    cells = [("", [esc(row[0])] + [esc(fmt_value(v, "%")) for v in row[1:]]) for row in rows]
+    link = (f'<p><a href="data/{esc(section.data_csv)}" download>Every month, family and '
+            f"reading (CSV)</a>.</p>" if section.data_csv else "")
+    return (f"<h3>{esc(section.summary[0])}</h3>"
+            + table(columns, cells, numeric=set(range(1, len(columns)))) + link)
+
+
 def _section(section: Section, rows: list[dict], reference: dict, charts: dict,
-             charts_dir: Path, sources: dict, status: dict) -> str:
+             charts_dir: Path, sources: dict, status: dict,
+             summaries: dict[str, tuple[list[str], list[tuple]]]) -> str:
     mine = [r for r in rows if section_of(r["figure_id"]) == section.key]
     parts = [f'<section id="{section.key}" class="topic"><h2>{esc(section.title)}</h2>',
              _no_data_notes(section, sources, status)]
@@ -308,8 +390,11 @@ def _section(section: Section, rows: list[dict], reference: dict, charts: dict,
     quotes = list(dict.fromkeys(q for q in quotes if q))
     if quotes:
         parts += [f"<blockquote>{esc(q)}</blockquote>" for q in quotes]
+    elif section.claim:
+        parts.append(f"<p>{esc(section.claim)}</p>")
     else:
         parts.append("<p>The article states no figure for this section.</p>")
+    parts.append(_summary(section, summaries))
     if mine:
         parts.append("<h3>Our values and the scorecard</h3>")
         parts.append(_figure_rows(mine, with_section=False))
@@ -323,12 +408,20 @@ def _section(section: Section, rows: list[dict], reference: dict, charts: dict,
     return "".join(parts)
 
 
+def _snapshot_day(row: dict) -> str:
+    """A snapshot's day: when its data was taken if the source knows (an archived listing),
+    else when it was collected."""
+    if row.get("data_as_of"):
+        return f"data of {row['data_as_of']:%Y-%m-%d} (collected {row['finished_at']:%Y-%m-%d})"
+    return f"{row['finished_at']:%Y-%m-%d}"
+
+
 def _sources_table(sources: dict, status: dict) -> str:
     lines = []
     for name, source in sources.items():
         row = status.get(name) or {}
         if row.get("snapshot_id") is not None:
-            current = (f"#{row['snapshot_id']}, {row['finished_at']:%Y-%m-%d}, "
+            current = (f"#{row['snapshot_id']}, {_snapshot_day(row)}, "
                        f"{row['row_count']:,} rows, sha256 <code>{esc(row['sha256'])}</code>")
         else:
             current = (f"no data yet: <code>python -m pipeline refresh --source "
@@ -352,7 +445,8 @@ def _notebooks(names: list[str]) -> str:
 
 
 def render(rows: list[dict], reference: dict, charts: dict, charts_dir: Path, sources: dict,
-           status: dict, notebooks: list[str], built: str) -> str:
+           status: dict, notebooks: list[str], built: str,
+           summaries: dict[str, tuple[list[str], list[tuple]]] | None = None) -> str:
     """The page as a string (pure: every input is passed in)."""
     matches = sum(r.get("status") == "matches" for r in rows)
     missing = sum(r.get("status") in (None, "no data yet") for r in rows)
@@ -378,7 +472,7 @@ def render(rows: list[dict], reference: dict, charts: dict, charts_dir: Path, so
         _chart(charts.get("scorecard"), "scorecard", charts_dir),
         "</section>",
     ]
-    body += [_section(s, rows, reference, charts, charts_dir, sources, status)
+    body += [_section(s, rows, reference, charts, charts_dir, sources, status, summaries or {})
              for s in SECTIONS]
     body += ['<section id="history"><h2>Figures over time</h2>',
              "<p>The article is one moment; every refresh that changes a figure adds a point "
@@ -416,7 +510,8 @@ def _copy_files(settings: Settings, charts: dict, build: Path) -> list[str]:
             if (settings.charts_dir / name).is_file():
                 shutil.copy2(settings.charts_dir / name, build / "charts" / name)
     (build / "data").mkdir()
-    for name in ("scorecard.csv", "figures.csv", "figures_history.csv"):
+    for name in ("scorecard.csv", "figures.csv", "figures_history.csv",
+                 "hf_landscape_monthly.csv"):
         if (settings.results_dir / name).is_file():
             shutil.copy2(settings.results_dir / name, build / "data" / name)
     copied = []
@@ -457,7 +552,7 @@ def build_site(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
             rows=scorecard_rows(con), reference=reference_rows(), charts=charts,
             charts_dir=build / "charts", sources=all_sources(),
             status={r["source"]: r for r in source_status(con)}, notebooks=notebooks,
-            built=f"{utcnow():%Y-%m-%d %H:%M}")
+            built=f"{utcnow():%Y-%m-%d %H:%M}", summaries=section_summaries(con))
         (build / "index.html").write_text(page)
         _swap_in(build, site_dir)
     except BaseException:

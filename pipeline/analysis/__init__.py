@@ -15,7 +15,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -44,6 +44,11 @@ class Analysis:
     run: Callable[[duckdb.DuckDBPyConnection], list[Figure]]
     #: the analysis needs every source (True) or any one of them (False)
     needs_all: bool = True
+    #: rule tables it reads (e.g. data/reference/hub_frameworks.csv): their content is part of
+    #: its code key, so editing one re-runs it
+    data_files: tuple[Path, ...] = ()
+    #: result tables also written as CSV into data/results/: file name -> SELECT
+    result_csvs: dict[str, str] = field(default_factory=dict)
 
 
 FIGURES_DDL = """
@@ -57,7 +62,8 @@ CREATE TABLE IF NOT EXISTS out_figures_history (
     figure_id VARCHAR NOT NULL, value DOUBLE, unit VARCHAR, as_of VARCHAR, source VARCHAR,
     snapshot_id BIGINT,          -- the snapshot the figure was computed from
     snapshot_sha256 VARCHAR,     -- its raw manifest checksum: the same data in any database
-    data_date DATE,              -- the day that snapshot was collected
+    data_date DATE,              -- the day that snapshot's data was taken (collected, unless
+                                 -- the source knows an earlier date: snapshots.data_as_of)
     snapshot_ids JSON,           -- every input snapshot of the analysis, by source
     analysis VARCHAR NOT NULL,
     computed_at TIMESTAMP NOT NULL
@@ -68,7 +74,8 @@ HISTORY_COLUMNS = ["figure_id", "value", "unit", "as_of", "source", "snapshot_id
 APPEND_HISTORY = """
 INSERT INTO out_figures_history BY NAME
 SELECT f.figure_id, f.value, f.unit, f.as_of, f.source, f.snapshot_id,
-       s.sha256 AS snapshot_sha256, CAST(s.finished_at AS DATE) AS data_date,
+       s.sha256 AS snapshot_sha256,
+       CAST(coalesce(s.data_as_of, s.finished_at) AS DATE) AS data_date,
        $inputs AS snapshot_ids, f.analysis, $now AS computed_at
 FROM out_figures f LEFT JOIN snapshots s USING (snapshot_id)
 WHERE f.analysis = $analysis AND NOT EXISTS (
@@ -90,6 +97,7 @@ def _inputs(con: duckdb.DuckDBPyConnection, analysis: Analysis) -> tuple[dict, s
     ready = all(present) if analysis.needs_all else any(present)
     # the shared rules (pipeline/rules.py) are part of every analysis' code
     code = inspect.getsource(inspect.getmodule(analysis.run)) + inspect.getsource(rules)
+    code += "".join(path.read_text() for path in analysis.data_files)
     key = json.dumps({"snapshots": snapshots, "code": hashlib.sha256(code.encode()).hexdigest()},
                      sort_keys=True)
     return snapshots, key, ready
@@ -115,11 +123,12 @@ def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = Fal
         try:
             figures = analysis.run(con)
             con.execute("DELETE FROM out_figures WHERE analysis = ?", [analysis.name])
-            con.executemany(
-                "INSERT INTO out_figures VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [[analysis.name, f.figure_id, f.value, f.unit, f.as_of, f.source, f.snapshot_id]
-                 for f in figures],
-            )
+            if figures:  # DuckDB 2 refuses executemany with no rows
+                con.executemany(
+                    "INSERT INTO out_figures VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [[analysis.name, f.figure_id, f.value, f.unit, f.as_of, f.source,
+                      f.snapshot_id] for f in figures],
+                )
             con.execute(APPEND_HISTORY, {"inputs": json.dumps(snapshots), "now": utcnow(),
                                          "analysis": analysis.name})
             con.execute("INSERT OR REPLACE INTO step_runs VALUES (?, ?, ?)",
@@ -135,6 +144,12 @@ def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = Fal
             raise
         report[analysis.name] = f"{len(figures)} figures in {time.perf_counter() - started:.1f} s"
     write_figures_csv(con, results_dir / "figures.csv")
+    for analysis in all_analyses().values():
+        outcome = report.get(analysis.name, "")
+        if outcome == "no data yet" or outcome.startswith("failed"):
+            continue  # a failed analysis is reported above; its last CSV stays
+        for name, sql in analysis.result_csvs.items():
+            write_csv(con, sql, results_dir / name)
     write_csv(con, f"SELECT {', '.join(HISTORY_COLUMNS)} FROM out_figures_history "
                    "ORDER BY figure_id, data_date, computed_at",
               results_dir / "figures_history.csv")

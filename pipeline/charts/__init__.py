@@ -9,6 +9,10 @@ the command that collects its source, so the gallery never shows stale or invent
 
 A chart is redrawn only when its inputs changed: the content of the tables it reads, the
 reference file and the chart code (see `inputs_key`); `force=True` redraws everything.
+
+Rendering (layout, PNG and SVG) is most of a chart's cost, so `draw_all` renders in forked
+worker processes (WORKERS, one per core up to 2) while this process queries the next chart's
+tables and builds its figure; the workers never touch the database.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import multiprocessing
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +37,8 @@ from pipeline.store import table_exists
 
 INDEX = "charts.json"
 INDEX_SCHEMA = 1
+#: processes rendering charts at once (1: render in this process)
+WORKERS = min(2, os.cpu_count() or 1)
 
 
 @dataclass
@@ -132,16 +140,26 @@ def _up_to_date(entry: dict | None, key: str, charts_dir: Path) -> bool:
                 and entry["sha256"] == _file_sha256(charts_dir / entry["files"]["png"]))
 
 
-def draw_chart(con: duckdb.DuckDBPyConnection, chart: Chart, charts_dir: Path,
-               index: dict[str, dict], force: bool = False) -> list[Path]:
-    """Draw one chart (or its placeholder) unless its inputs are unchanged; update `index`.
+@dataclass
+class _Job:
+    """A chart whose figure is built and waits to be rendered."""
 
-    Returns the files written (none when skipped)."""
+    chart: Chart
+    key: str
+    drawn: Drawn
+    footer: str
+    has_data: bool
+    path: Path
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, chart: Chart, charts_dir: Path,
+             index: dict[str, dict], force: bool) -> _Job | None:
+    """Query the chart's tables and build its figure (or placeholder); None when its inputs
+    are unchanged and its files are still the ones drawn."""
     key = inputs_key(con, chart)
     if not force and _up_to_date(index.get(chart.name), key, charts_dir):
-        return []
+        return None
     charts_dir.mkdir(parents=True, exist_ok=True)
-    path = charts_dir / f"{chart.name}.png"
     if ready(con, chart):
         drawn = chart.draw(con)
         footer = style.provenance(con, drawn.snapshot_ids)
@@ -153,38 +171,132 @@ def draw_chart(con: duckdb.DuckDBPyConnection, chart: Chart, charts_dir: Path,
                       pd.DataFrame({"status": ["no data yet"], "what_to_run": [chart.missing]}))
         footer = style.NO_DATA_FOOTER
         has_data = False
-    written = style.finish(drawn.fig, path, footer)
-    written.append(_write_csv(drawn.data, path.with_suffix(".csv")))
-    index[chart.name] = {
-        "name": chart.name,
-        "title": drawn.title,
-        "alt": drawn.alt,
-        "caption": chart.caption,
-        "has_data": has_data,
-        "snapshot_ids": sorted(int(i) for i in drawn.snapshot_ids if pd.notna(i)),
-        "files": _files(chart),
-        "key": key,  # inputs the files were drawn from (see inputs_key)
-        "sha256": _file_sha256(path),  # of the PNG, to notice files replaced since
-    }
+    return _Job(chart, key, drawn, footer, has_data, charts_dir / f"{chart.name}.png")
+
+
+def _render(job: _Job) -> list[Path]:
+    """Lay out and save the PNG and SVG (with the footer) and the plotted data as CSV."""
+    written = style.finish(job.drawn.fig, job.path, job.footer)
+    written.append(_write_csv(job.drawn.data, job.path.with_suffix(".csv")))
     return written
 
 
+def _entry(job: _Job) -> dict:
+    """The chart's charts.json entry, once its files are written."""
+    return {
+        "name": job.chart.name,
+        "title": job.drawn.title,
+        "alt": job.drawn.alt,
+        "caption": job.chart.caption,
+        "has_data": job.has_data,
+        "snapshot_ids": sorted(int(i) for i in job.drawn.snapshot_ids if pd.notna(i)),
+        "files": _files(job.chart),
+        "key": job.key,  # inputs the files were drawn from (see inputs_key)
+        "sha256": _file_sha256(job.path),  # of the PNG, to notice files replaced since
+    }
+
+
+def draw_chart(con: duckdb.DuckDBPyConnection, chart: Chart, charts_dir: Path,
+               index: dict[str, dict], force: bool = False) -> list[Path]:
+    """Draw one chart (or its placeholder) in this process unless its inputs are unchanged;
+    update `index`. Returns the files written (none when skipped)."""
+    job = _prepare(con, chart, charts_dir, index, force)
+    if job is None:
+        return []
+    written = _render(job)
+    index[job.chart.name] = _entry(job)
+    return written
+
+
+def _render_child(job: _Job, conn) -> None:
+    """In a forked worker: render, and send back the files written or the error."""
+    try:
+        conn.send(("ok", [str(p) for p in _render(job)]))
+    except BaseException as exc:  # reported by the parent as this chart's failure
+        conn.send(("error", _error(exc)))
+    finally:
+        conn.close()
+
+
+def _error(exc: BaseException) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first[:200]}"
+
+
+class _Renderers:
+    """At most `workers` forked processes rendering charts (or this process, for 1); `wait`
+    returns every job with its files or its error, in submission order."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.running: list[tuple[_Job, multiprocessing.Process, object]] = []
+        self.done: list[tuple[_Job, list[Path] | None, str | None]] = []
+
+    def submit(self, job: _Job) -> None:
+        if self.workers <= 1:
+            try:
+                self.done.append((job, _render(job), None))
+            except Exception as exc:
+                style.plt.close("all")
+                self.done.append((job, None, _error(exc)))
+            return
+        while len(self.running) >= self.workers:
+            self._reap(self.running[0])
+        receive, send = multiprocessing.Pipe(duplex=False)
+        process = multiprocessing.get_context("fork").Process(target=_render_child,
+                                                              args=(job, send), daemon=True)
+        process.start()
+        send.close()
+        style.plt.close(job.drawn.fig)  # the worker has its own copy
+        self.running.append((job, process, receive))
+
+    def _reap(self, item: tuple[_Job, multiprocessing.Process, object]) -> None:
+        job, process, receive = item
+        try:
+            status, payload = receive.recv()
+        except EOFError:
+            status, payload = "error", "the rendering process ended without a result"
+        receive.close()
+        process.join()
+        self.running.remove(item)
+        if status == "ok":
+            self.done.append((job, [Path(p) for p in payload], None))
+        else:
+            self.done.append((job, None, payload))
+
+    def wait(self) -> list[tuple[_Job, list[Path] | None, str | None]]:
+        while self.running:
+            self._reap(self.running[0])
+        return self.done
+
+
 def draw_all(con: duckdb.DuckDBPyConnection, charts_dir: Path, force: bool = False,
-             charts: list[Chart] | None = None) -> tuple[list[Path], list[str]]:
-    """Draw every chart whose inputs changed, then rewrite charts.json.
+             charts: list[Chart] | None = None,
+             workers: int = WORKERS) -> tuple[list[Path], list[str]]:
+    """Draw every chart whose inputs changed (rendered by up to `workers` processes), then
+    rewrite charts.json.
 
     A chart that fails is reported and leaves its previous files and entry alone."""
     index = read_index(charts_dir)
     written: list[Path] = []
     errors: list[str] = []
     selected = charts if charts is not None else [c for c in all_charts() if not c.after_report]
+    renderers = _Renderers(min(workers, len(selected)))
     for chart in selected:
         try:
-            written.extend(draw_chart(con, chart, charts_dir, index, force))
+            job = _prepare(con, chart, charts_dir, index, force)
         except Exception as exc:
             style.plt.close("all")
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            errors.append(f"chart {chart.name} failed: {type(exc).__name__}: {first[:200]}")
+            errors.append(f"chart {chart.name} failed: {_error(exc)}")
+            continue
+        if job is not None:
+            renderers.submit(job)
+    for job, files, error in renderers.wait():
+        if error is None:
+            written.extend(files)
+            index[job.chart.name] = _entry(job)
+        else:
+            errors.append(f"chart {job.chart.name} failed: {error}")
     known = {c.name for c in all_charts()}
     charts_dir.mkdir(parents=True, exist_ok=True)
     written.append(_write_index(charts_dir, {n: e for n, e in index.items() if n in known}))

@@ -48,17 +48,20 @@ def figure(height: float = HEIGHT_IN, width: float = WIDTH_IN, **kwargs):
 
 
 def provenance(con: duckdb.DuckDBPyConnection, snapshot_ids: Iterable[int | None]) -> str:
-    """Footer text naming each snapshot's source, date and short checksum."""
+    """Footer text naming each snapshot's source, date and short checksum (the date its data
+    was taken when the source knows it, e.g. an archived listing: 'data of 2022-02-15')."""
     ids = sorted({int(i) for i in snapshot_ids if i is not None})
     if not ids:
         return "No data collected yet"
     rows = con.execute(
-        "SELECT source, snapshot_id, finished_at, sha256, origin_url FROM snapshots "
+        "SELECT source, snapshot_id, coalesce(data_as_of, finished_at), data_as_of IS NOT NULL, "
+        "sha256, origin_url FROM snapshots "
         "WHERE snapshot_id IN (SELECT unnest(?)) ORDER BY source, snapshot_id", [ids]
     ).fetchall()
     parts = [
-        f"{source} snapshot #{sid} ({finished:%Y-%m-%d}, sha256 {sha[:10]}) from {_short(origin)}"
-        for source, sid, finished, sha, origin in rows
+        f"{source} snapshot #{sid} ({'data of ' * dated}{day:%Y-%m-%d}, sha256 {sha[:10]}) "
+        f"from {_short(origin)}"
+        for source, sid, day, dated, sha, origin in rows
     ]
     return "Data: " + "; ".join(parts)
 
