@@ -4,12 +4,9 @@ GitHub and checked by content; the article-date figures, charts and scorecard us
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
-import io
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,7 +14,6 @@ import pytest
 from pipeline.config import Settings
 from pipeline.sources import hf_archive
 from pipeline.store import connect, current_snapshot_id
-from tests.conftest import mirror_dir
 from tests.fakes.hf_archive import (
     COMMIT,
     LISTED_AT,
@@ -28,46 +24,10 @@ from tests.fakes.hf_archive import (
     mirror_tarball,
 )
 
-HUB = "hub-2022-02"
-
-
-@dataclass
-class Refreshed:
-    settings: Settings
-    first: int  # exit status of the first refresh
-    second: int
-    second_err: str
-    err: str
-
 
 @pytest.fixture(scope="session")
-def real(tmp_path_factory) -> Refreshed:
-    """The real mirror collected once per session (29,432 JSON members: the expensive part),
-    analysed and reported; then collected a second time."""
-    from pipeline.cli import main
-
-    def run(*args: str) -> tuple[int, str]:
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err):
-            rc = main(list(args))
-        return rc, err.getvalue()
-
-    mirror = mirror_dir(HUB)
-    root = tmp_path_factory.mktemp("hub-2022-02")
-    with pytest.MonkeyPatch.context() as mp:
-        for key in ("ADOPTION_HF_ARCHIVE_COMMIT", "ADOPTION_HF_ARCHIVE_SHA256",
-                    "ADOPTION_HF_ARCHIVE_CONTENT_SHA256", "ADOPTION_HF_ARCHIVE_REPO"):
-            mp.delenv(key, raising=False)
-        mp.setenv("ADOPTION_DATA_DIR", str(root / "data"))
-        mp.setenv("ADOPTION_CONFIG", str(root / "none.toml"))
-        mp.setenv("ADOPTION_HF_ARCHIVE_URL", str(mirror))
-        first, err = run("collect", "hf_archive")
-        for step in ("analyze", "report"):  # not the charts: drawn in the fake-Hub tests
-            rc, more = run(step)
-            first, err = max(first, rc), err + more
-        second, second_err = run("collect", "hf_archive")
-        settings = Settings.from_env()
-    return Refreshed(settings, first, second, second_err, err)
+def real(hub_archive_run):
+    return hub_archive_run
 
 
 def figures(settings: Settings) -> dict[str, dict]:

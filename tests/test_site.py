@@ -124,9 +124,13 @@ def check_in_browser(site: Path, charts_dir: Path, name: str) -> dict:
     return {"sections": dict(nodata), "notebooks": [n.name for n in notebooks]}
 
 
-def test_site_after_the_offline_refresh_in_a_browser(cli, env, conference_server, mirror_server):
-    """The "Done when" scenario: conference and HN mirrors only; Hub and Papers with Code have
-    no data, and their sections say so with the command that collects them."""
+def test_site_after_the_offline_refresh_in_a_browser(cli, env, conference_server, mirror_server,
+                                                     hub_archive_run):
+    """The "Done when" scenario: the conference, HN and February 2022 Hub mirrors (the Hub
+    listing collected once a session, its database copied in); today's Hub and Papers with
+    Code have no data, and their sections say so with the command that collects them."""
+    env.db_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(hub_archive_run.settings.db_path, env.db_path)
     result = cli("refresh", "--source", "conferences", "--source", "jobs_hn")
     assert result.rc == 0, result.err
     assert execute_all(env)
@@ -135,9 +139,14 @@ def test_site_after_the_offline_refresh_in_a_browser(cli, env, conference_server
     entries = read_index(env.charts_dir)
     for name in ("scorecard", "research_share", "author_migration_sankey", "jobs_hn_trend"):
         assert entries[name]["has_data"], name
-    assert not entries["hf_framework_share"]["has_data"]
+    assert entries["hf_framework_share"]["has_data"]  # the February 2022 listing
+    assert not entries["hf_landscape"]["has_data"]  # today's Hub only
     seen = check_in_browser(site, env.charts_dir, "offline-refresh")
     assert "refresh --source hf_models" in seen["sections"]["hub"]
+    assert "refresh --source hf_models" in seen["sections"]["landscape"]
+    with (env.results_dir / "scorecard.csv").open() as fh:
+        hub = [r for r in csv.DictReader(fh) if r["figure_id"].startswith("hf_")]
+    assert len(hub) == 7 and all(r["ours_as_of_article"] for r in hub)
     assert "refresh --source papers_with_code" in seen["sections"]["pwc"]
     assert seen["sections"]["research"] == "" and seen["sections"]["migration"] == ""
     assert len(seen["notebooks"]) == 5
@@ -155,13 +164,19 @@ def test_site_after_the_offline_refresh_in_a_browser(cli, env, conference_server
 def test_site_with_every_source_in_a_browser(cli, env, conference_server, mirror_server,
                                              monkeypatch):
     """Every chart drawn from data (Hub and Papers with Code from their fakes)."""
-    from tests.fakes import pwc
+    from tests.fakes import hf_archive, pwc
 
-    with FakeHfHub(n=300, article_share=0.2) as hub, pwc.FakeHub() as archive:
+    files = hf_archive.listing(60)
+    with FakeHfHub(n=300, article_share=0.2) as hub, pwc.FakeHub() as archive, \
+            hf_archive.FakeGitHub(files) as github:
         monkeypatch.setenv("ADOPTION_HF_MODELS_URL", hub.url)
         monkeypatch.setenv("ADOPTION_PAPERS_WITH_CODE_URL", archive.url)
+        monkeypatch.setenv("ADOPTION_HF_ARCHIVE_URL", github.url)
+        monkeypatch.setenv("ADOPTION_HF_ARCHIVE_COMMIT", github.commit)
+        monkeypatch.setenv("ADOPTION_HF_ARCHIVE_CONTENT_SHA256", hf_archive.content_digest(files))
         result = cli("refresh", "--source", "conferences", "--source", "jobs_hn",
-                     "--source", "hf_models", "--source", "papers_with_code")
+                     "--source", "hf_models", "--source", "papers_with_code",
+                     "--source", "hf_archive")
     assert result.rc == 0, result.err
     entries = read_index(env.charts_dir)
     assert all(e["has_data"] for n, e in entries.items() if n != "job_postings"), entries

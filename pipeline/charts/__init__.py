@@ -11,8 +11,9 @@ A chart is redrawn only when its inputs changed: the content of the tables it re
 reference file and the chart code (see `inputs_key`); `force=True` redraws everything.
 
 Rendering (layout, PNG and SVG) is most of a chart's cost, so `draw_all` renders in forked
-worker processes (WORKERS, one per core up to 2) while this process queries the next chart's
-tables and builds its figure; the workers never touch the database.
+worker processes (`workers()`: one per core up to 2, or ADOPTION_CHART_WORKERS) while this
+process queries the next chart's tables and builds its figure; the workers never touch the
+database.
 """
 
 from __future__ import annotations
@@ -37,8 +38,21 @@ from pipeline.store import table_exists
 
 INDEX = "charts.json"
 INDEX_SCHEMA = 1
-#: processes rendering charts at once (1: render in this process)
-WORKERS = min(2, os.cpu_count() or 1)
+
+
+def workers() -> int:
+    """Processes rendering charts at once: ADOPTION_CHART_WORKERS, else one per core up to 2
+    (1: render in this process)."""
+    from pipeline.config import convert
+    from pipeline.errors import ConfigError
+
+    text = os.environ.get("ADOPTION_CHART_WORKERS", "").strip()
+    if not text:
+        return min(2, os.cpu_count() or 1)
+    count = convert(text, int, "ADOPTION_CHART_WORKERS", from_env=True)
+    if count < 1:
+        raise ConfigError(f"ADOPTION_CHART_WORKERS={count} must be at least 1")
+    return count
 
 
 @dataclass
@@ -272,16 +286,16 @@ class _Renderers:
 
 def draw_all(con: duckdb.DuckDBPyConnection, charts_dir: Path, force: bool = False,
              charts: list[Chart] | None = None,
-             workers: int = WORKERS) -> tuple[list[Path], list[str]]:
-    """Draw every chart whose inputs changed (rendered by up to `workers` processes), then
-    rewrite charts.json.
+             processes: int | None = None) -> tuple[list[Path], list[str]]:
+    """Draw every chart whose inputs changed (rendered by up to `processes` processes, default
+    `workers()`), then rewrite charts.json.
 
     A chart that fails is reported and leaves its previous files and entry alone."""
     index = read_index(charts_dir)
     written: list[Path] = []
     errors: list[str] = []
     selected = charts if charts is not None else [c for c in all_charts() if not c.after_report]
-    renderers = _Renderers(min(workers, len(selected)))
+    renderers = _Renderers(min(processes or workers(), len(selected)))
     for chart in selected:
         try:
             job = _prepare(con, chart, charts_dir, index, force)
