@@ -10,6 +10,7 @@ import duckdb
 import pandas as pd
 
 from pipeline.charts import Chart, Drawn, style
+from pipeline.charts.hf import MISSING
 from pipeline.rules import HUB_FAMILIES
 
 #: family -> (colour, marker): colour is never the only cue
@@ -88,7 +89,6 @@ def draw_landscape(con: duckdb.DuckDBPyConnection) -> Drawn:
     return Drawn(fig, title.replace("\n", " "), alt, data, set(data.snapshot_id.dropna()))
 
 
-MISSING = "Collect the Hub models: python -m pipeline refresh --source hf_models"
 CHARTS = [
     Chart("hf_landscape", "What new Hub models are built for, month by month",
           ("out_hf__landscape_monthly", "out_hf__landscape"), draw_landscape, MISSING,
