@@ -51,82 +51,70 @@ SUFFIXES = {("tags", "article"): "", ("tags", "today"): "_today",
             ("weights", "article"): "_weights", ("weights", "today"): "_weights_today"}
 RECONSTRUCTED = "_reconstructed"  # appended: the article-era reconstruction from today's Hub
 
-#: per-model flags, a TEMP table: only the out_hf__* tables below read it, and writing ~2.5M
-#: rows into the database file took about half of the analysis' time (benchmarks/analysis_scale)
-CORE_MODELS = f"""
-CREATE OR REPLACE TEMP TABLE core_hf__models AS
-WITH m AS (
-    SELECT *, list_transform(tags, lambda t: lower(t)) AS lt
-    FROM raw_hf__models_at(current_snapshot('hf_models'))
-), tagged AS (
-    SELECT snapshot_id, id, author, library_name, pipeline_tag, downloads, likes,
-           created_at, last_modified,
-           created_at <= TIMESTAMP '{ARTICLE_CUTOFF}' AS article_era,
-           list_contains(lt, 'pytorch') AS tag_pytorch,
-           list_contains(lt, 'tf') AS tag_tf,
-           list_has_any(lt, $keras) AS tag_keras,
-           list_has_any(lt, $jax) AS tag_jax,
-           list_contains(lt, 'safetensors') AS tag_safetensors,
-           coalesce(list_contains($pt_libraries, library_name), false) AS pytorch_library
-    FROM m
+#: the tags the flags look at, as bits of a model's tag mask (tags compared in lower case)
+TAG_BITS = {"pytorch": 1, "tf": 2, **dict.fromkeys(KERAS_TAGS, 4), **dict.fromkeys(JAX_TAGS, 8),
+            "safetensors": 16}
+#: keep the watched tags first (few per model), then OR their bits: much cheaper than testing
+#: every tag of 2.5M models against each rule
+TAG_MASK = (
+    "coalesce(list_aggregate(list_transform(list_filter(list_transform(tags, lambda t: lower(t)),"
+    " lambda t: t IN (" + ", ".join(f"'{t}'" for t in TAG_BITS) + ")), lambda t: CASE t "
+    + " ".join(f"WHEN '{t}' THEN {bit}" for t, bit in TAG_BITS.items()) + " END), 'bit_or'), 0)")
+#: the tag flags, from the tag mask (beside the listing's weights flags pt_weights, tf_weights)
+FLAGS = """(mask & 1) <> 0 AS pt_tags, (mask & 2) <> 0 AS tf_tags, (mask & 4) <> 0 AS tag_keras,
+           (mask & 8) <> 0 AS tag_jax, (mask & 16) <> 0 AS tag_safetensors,
+           mask = 16 AS safetensors_only"""
+#: today's Hub: the weights method also counts safetensors of a PyTorch-backed library
+HUB_WEIGHTS = ("(mask & 1) <> 0 OR ((mask & 16) <> 0 AND coalesce(library_name IN ("
+               + ", ".join(f"'{lib}'" for lib in PYTORCH_LIBRARIES) + "), false)) AS pt_weights,"
+               " (mask & 2) <> 0 AS tf_weights")
+#: the February 2022 listing: the weight files at the repository root (`siblings`)
+ARCHIVE_WEIGHTS = ("list_contains(siblings, 'pytorch_model.bin') AS pt_weights, "
+                   "list_contains(siblings, 'tf_model.h5') AS tf_weights")
+HUB_ROWS = "raw_hf__models_at(current_snapshot('hf_models'))"
+#: a record of the archive without downloads counts 0
+ARCHIVE_ROWS = """(SELECT * REPLACE (coalesce(downloads, 0) AS downloads,
+                                  coalesce(likes, 0) AS likes), NULL::TIMESTAMP AS created_at
+                FROM raw_hf_archive__models
+                WHERE snapshot_id = current_snapshot('hf_archive'))"""
+
+#: every model grouped by its tag mask and weights flags (and, on today's Hub, article era and
+#: quarter of creation): a few hundred rows from one scan of each listing. No per-model table
+#: is stored: writing ~2.5M rows took about half of the analysis' time (analysis benchmark).
+GROUPS = f"""
+CREATE OR REPLACE TEMP TABLE _hf_groups AS
+WITH hub AS (
+    SELECT *, {HUB_WEIGHTS} FROM (SELECT *, {TAG_MASK} AS mask FROM {HUB_ROWS})
+), archive AS (
+    SELECT *, {ARCHIVE_WEIGHTS} FROM (SELECT *, {TAG_MASK} AS mask FROM {ARCHIVE_ROWS})
 )
-SELECT *,
-       tag_pytorch AS pt_tags,
-       tag_tf AS tf_tags,
-       tag_pytorch OR (tag_safetensors AND pytorch_library) AS pt_weights,
-       tag_tf AS tf_weights,
-       tag_tf OR tag_keras AS tf_or_keras,
-       tag_safetensors AND NOT (tag_pytorch OR tag_tf OR tag_keras OR tag_jax)
-           AS safetensors_only
-FROM tagged
+SELECT 'hub' AS listing, created_at <= TIMESTAMP '{ARTICLE_CUTOFF}' AS article_era,
+       CASE WHEN created_at > TIMESTAMP '{ARTICLE_CUTOFF}'
+                 AND created_at >= TIMESTAMP '2022-01-01'
+            THEN date_trunc('quarter', created_at)::DATE END AS quarter,
+       mask, pt_weights, tf_weights, count(*) AS models, sum(downloads) AS downloads,
+       max(created_at) AS latest, any_value(snapshot_id) AS snapshot_id
+FROM hub GROUP BY ALL
+UNION ALL
+SELECT 'archive', true, NULL, mask, pt_weights, tf_weights, count(*), sum(downloads), NULL,
+       any_value(snapshot_id)
+FROM archive GROUP BY ALL
 """
 
-#: the February 2022 listing, with the same flags; its weights method reads the weight files
-#: at the repository root (`siblings`), and a record without downloads counts 0
-CORE_ARCHIVE = """
-CREATE OR REPLACE TEMP TABLE core_hf_archive__models AS
-WITH m AS (
-    SELECT *, list_transform(tags, lambda t: lower(t)) AS lt
-    FROM raw_hf_archive__models WHERE snapshot_id = current_snapshot('hf_archive')
-)
-SELECT snapshot_id, id, author, library_name, pipeline_tag,
-       coalesce(downloads, 0) AS downloads, coalesce(likes, 0) AS likes, last_modified,
-       list_contains(lt, 'pytorch') AS tag_pytorch,
-       list_contains(lt, 'tf') AS tag_tf,
-       list_has_any(lt, $keras) AS tag_keras,
-       list_has_any(lt, $jax) AS tag_jax,
-       list_contains(lt, 'safetensors') AS tag_safetensors,
-       list_contains(siblings, 'pytorch_model.bin') AS file_pytorch,
-       list_contains(siblings, 'tf_model.h5') AS file_tf,
-       list_contains(siblings, 'flax_model.msgpack') AS file_flax,
-       list_contains(lt, 'pytorch') AS pt_tags,
-       list_contains(lt, 'tf') AS tf_tags,
-       list_contains(siblings, 'pytorch_model.bin') AS pt_weights,
-       list_contains(siblings, 'tf_model.h5') AS tf_weights,
-       list_contains(lt, 'tf') OR list_has_any(lt, $keras) AS tf_or_keras,
-       list_contains(lt, 'safetensors') AND NOT (list_has_any(lt, ['pytorch', 'tf', 'jax',
-           'flax']) OR list_has_any(lt, $keras)) AS safetensors_only
-FROM m
-"""
-
-#: models in each as_of scope ('archive' = the February 2022 listing, 'article' = article-era
-#: models of today's Hub, 'today' = all of today's Hub)
-SCOPES = """
-    SELECT m.snapshot_id, m.downloads, m.pt_tags, m.pt_weights, m.tf_tags, m.tf_weights,
-           m.tag_keras, m.tag_jax, m.safetensors_only, s.as_of
-    FROM core_hf__models m, (VALUES ('article'), ('today')) s(as_of)
-    WHERE s.as_of = 'today' OR m.article_era
-    UNION ALL
-    SELECT snapshot_id, downloads, pt_tags, pt_weights, tf_tags, tf_weights, tag_keras, tag_jax,
-           safetensors_only, 'archive' AS as_of
-    FROM core_hf_archive__models
+#: the groups of each as_of scope ('archive' = the February 2022 listing, 'article' =
+#: article-era models of today's Hub, 'today' = all of today's Hub), with their flags
+SCOPES = f"""
+    SELECT g.*, s.as_of, {FLAGS}
+    FROM _hf_groups g, (VALUES ('article'), ('today'), ('archive')) s(as_of)
+    WHERE (g.listing = 'hub' AND (s.as_of = 'today' OR (s.as_of = 'article' AND g.article_era)))
+       OR (g.listing = 'archive' AND s.as_of = 'archive')
 """
 
 OUT_SHARE = f"""
 CREATE OR REPLACE TABLE out_hf__framework_share AS
 WITH grouped AS (   -- a few dozen flag combinations instead of millions of rows
     SELECT as_of, pt_tags, pt_weights, tf_tags, tf_weights, tag_keras, tag_jax,
-           safetensors_only, count(*) AS models, sum(downloads) AS downloads,
+           safetensors_only, sum(models) AS models, sum(downloads) AS downloads,
            any_value(snapshot_id) AS snapshot_id
     FROM ({SCOPES}) GROUP BY ALL
 ), flagged AS (
@@ -168,19 +156,19 @@ FROM counted
 ORDER BY as_of, method, tf_rule, weighting
 """
 
-#: one Top-N query per (scope, ranking): a heap of 30 each, instead of sorting every model
+#: one Top-N query per (scope, ranking): a heap of 30 each, instead of sorting every model;
+#: the flags are computed on those 30 rows only
 TOP_N_QUERY = """
-    (SELECT '{as_of}' AS as_of, '{ranking}' AS ranking, id, downloads, likes,
-            {created} AS created_at, library_name, pt_tags, tf_tags, pt_weights, tf_weights,
-            tf_or_keras, tag_keras, tag_jax, tag_safetensors, snapshot_id
-     FROM {table} {where}
-     ORDER BY {ranking} DESC, id LIMIT {n})"""
+    (SELECT '{as_of}' AS as_of, '{ranking}' AS ranking, id, downloads, likes, created_at,
+            library_name, {flags}, pt_weights, tf_weights, snapshot_id
+     FROM (SELECT *, {weights} FROM (SELECT *, {mask} AS mask
+           FROM (SELECT * FROM {rows} {where} ORDER BY {ranking} DESC, id LIMIT {n}))))"""
 RANKED = " UNION ALL ".join(
-    TOP_N_QUERY.format(as_of=as_of, ranking=ranking, n=TOP_N,
-                       table="core_hf_archive__models" if as_of == "archive"
-                       else "core_hf__models",
-                       created="NULL::TIMESTAMP" if as_of == "archive" else "created_at",
-                       where="WHERE article_era" if as_of == "article" else "")
+    TOP_N_QUERY.format(as_of=as_of, ranking=ranking, n=TOP_N, mask=TAG_MASK, flags=FLAGS,
+                       rows=ARCHIVE_ROWS if as_of == "archive" else HUB_ROWS,
+                       weights=ARCHIVE_WEIGHTS if as_of == "archive" else HUB_WEIGHTS,
+                       where=f"WHERE created_at <= TIMESTAMP '{ARTICLE_CUTOFF}'"
+                       if as_of == "article" else "")
     for as_of in ("archive", "article", "today") for ranking in ("downloads", "likes"))
 
 OUT_TOP30 = f"""
@@ -207,25 +195,22 @@ FROM ranked
 ORDER BY as_of, ranking, rank
 """
 
-OUT_TREND = """
+OUT_TREND = f"""
 CREATE OR REPLACE TABLE out_hf__trend AS
-WITH new_models AS (        -- back-filled article-era dates say nothing about creation time
-    SELECT date_trunc('quarter', created_at)::DATE AS quarter, *
-    FROM core_hf__models
-    WHERE NOT article_era AND created_at >= TIMESTAMP '2022-01-01'
-), latest AS (SELECT max(created_at) AS t FROM core_hf__models),
-per_quarter AS (
-    SELECT quarter, count(*) AS models,
-           count(*) FILTER (WHERE pt_tags) AS pytorch_tag,
-           count(*) FILTER (WHERE pt_weights) AS pytorch_weights,
-           count(*) FILTER (WHERE tf_tags) AS tensorflow_tag,
-           count(*) FILTER (WHERE tf_or_keras) AS tensorflow_or_keras,
-           count(*) FILTER (WHERE tag_jax) AS jax_tag,
-           count(*) FILTER (WHERE safetensors_only) AS safetensors_only,
+WITH per_quarter AS (      -- back-filled article-era dates say nothing about creation time
+    SELECT quarter, sum(models) AS models,
+           coalesce(sum(models) FILTER (WHERE pt_tags), 0) AS pytorch_tag,
+           coalesce(sum(models) FILTER (WHERE pt_weights), 0) AS pytorch_weights,
+           coalesce(sum(models) FILTER (WHERE tf_tags), 0) AS tensorflow_tag,
+           coalesce(sum(models) FILTER (WHERE tf_tags OR tag_keras), 0) AS tensorflow_or_keras,
+           coalesce(sum(models) FILTER (WHERE tag_jax), 0) AS jax_tag,
+           coalesce(sum(models) FILTER (WHERE safetensors_only), 0) AS safetensors_only,
            any_value(snapshot_id) AS snapshot_id
-    FROM new_models GROUP BY quarter
-)
-SELECT quarter, s.series, models, s.n AS series_models, 100.0 * s.n / models AS pct,
+    FROM (SELECT *, {FLAGS} FROM _hf_groups)
+    WHERE listing = 'hub' AND quarter IS NOT NULL GROUP BY quarter
+), latest AS (SELECT max(latest) AS t FROM _hf_groups WHERE listing = 'hub')
+SELECT quarter, s.series, models::BIGINT AS models, s.n::BIGINT AS series_models,
+       100.0 * s.n / models AS pct,
        quarter + INTERVAL 3 MONTH <= (SELECT t FROM latest) AS complete,
        quarter = DATE '2022-01-01' AS after_backfill_only, snapshot_id
 FROM per_quarter,
@@ -240,20 +225,19 @@ ORDER BY quarter, s.series
 
 
 def build(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)build core_hf__models, core_hf_archive__models and the out_hf__* tables from the
-    current snapshots (a source not collected gives an empty core table)."""
+    """(Re)build the out_hf__* tables from the current snapshots of both listings (a source
+    not collected contributes nothing)."""
     from pipeline.sources import ensure_tables
 
     ensure_tables(con, SOURCE, ARCHIVE)
     database = con.execute("SELECT current_database()").fetchall()[0][0]
-    for stale in ("core_hf__models", "core_hf_archive__models"):  # persistent until 2026-12
-        con.execute(f'DROP TABLE IF EXISTS "{database}".main.{stale}')
-    con.execute(CORE_MODELS, {"keras": list(KERAS_TAGS), "jax": list(JAX_TAGS),
-                              "pt_libraries": list(PYTORCH_LIBRARIES)})
-    con.execute(CORE_ARCHIVE, {"keras": list(KERAS_TAGS), "jax": list(JAX_TAGS)})
+    # the per-model table of earlier versions: its ~2.5M rows are no longer stored
+    con.execute(f'DROP TABLE IF EXISTS "{database}".main.core_hf__models')
+    con.execute(GROUPS)
     con.execute(OUT_SHARE)
     con.execute(OUT_TOP30)
     con.execute(OUT_TREND)
+    con.execute("DROP TABLE _hf_groups")
 
 
 def share(con: duckdb.DuckDBPyConnection, method: str, as_of: str,

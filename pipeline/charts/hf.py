@@ -103,7 +103,7 @@ def draw_top30(con: duckdb.DuckDBPyConnection) -> Drawn:
     panels = [p for p in panels if p[0] in has] or panels[:1]
     columns = [("PyTorch\ntag", 4, style.PYTORCH), ("PyTorch\nweights", 5, style.PYTORCH),
                ("Tensor-\nFlow", 6, style.TENSORFLOW), ("JAX /\nFlax", 7, style.JAX)]
-    fig, axes = style.figure(height=8.6, width=10.5 if len(panels) == 2 else 5.6,
+    fig, axes = style.figure(height=8.6, width=10.5 if len(panels) == 2 else 6.2,
                              ncols=len(panels), squeeze=False)
     axes = axes[0]
     summary = []
