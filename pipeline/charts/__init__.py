@@ -10,10 +10,10 @@ the command that collects its source, so the gallery never shows stale or invent
 A chart is redrawn only when its inputs changed: the content of the tables it reads, the
 reference file and the chart code (see `inputs_key`); `force=True` redraws everything.
 
-Rendering (layout, PNG and SVG) is most of a chart's cost, so `draw_all` renders in forked
-worker processes (`workers()`: one per core up to 2, or ADOPTION_CHART_WORKERS) while this
-process queries the next chart's tables and builds its figure; the workers never touch the
-database.
+Rendering (layout, PNG and SVG) is most of a chart's cost, so `draw_all` first queries every
+chart's tables and builds its figure here, then renders them in `workers()` processes (one per
+core up to 2, or ADOPTION_CHART_WORKERS): this one and forked workers, each rendering its share
+of the charts in turn; the workers never touch the database.
 """
 
 from __future__ import annotations
@@ -222,12 +222,21 @@ def draw_chart(con: duckdb.DuckDBPyConnection, chart: Chart, charts_dir: Path,
     return written
 
 
-def _render_child(job: _Job, conn) -> None:
-    """In a forked worker: render, and send back the files written or the error."""
+def _render_one(job: _Job) -> tuple[list[Path] | None, str | None]:
+    """Render one job: its files, or its error (the figure is closed either way)."""
     try:
-        conn.send(("ok", [str(p) for p in _render(job)]))
-    except BaseException as exc:  # reported by the parent as this chart's failure
-        conn.send(("error", _error(exc)))
+        return _render(job), None
+    except Exception as exc:
+        style.plt.close("all")
+        return None, _error(exc)
+
+
+def _render_chunk(jobs: list[_Job], conn) -> None:
+    """In a forked worker: render its jobs in turn, sending each result back as it is done."""
+    try:
+        for n, job in enumerate(jobs):
+            files, error = _render_one(job)
+            conn.send((n, [str(p) for p in files] if files else None, error))
     finally:
         conn.close()
 
@@ -237,51 +246,39 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first[:200]}"
 
 
-class _Renderers:
-    """At most `workers` forked processes rendering charts (or this process, for 1); `wait`
-    returns every job with its files or its error, in submission order."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self.running: list[tuple[_Job, multiprocessing.Process, object]] = []
-        self.done: list[tuple[_Job, list[Path] | None, str | None]] = []
-
-    def submit(self, job: _Job) -> None:
-        if self.workers <= 1:
-            try:
-                self.done.append((job, _render(job), None))
-            except Exception as exc:
-                style.plt.close("all")
-                self.done.append((job, None, _error(exc)))
-            return
-        while len(self.running) >= self.workers:
-            self._reap(self.running[0])
+def _render_all(jobs: list[_Job],
+                processes: int) -> list[tuple[_Job, list[Path] | None, str | None]]:
+    """Render the jobs, split over `processes`: this one renders every `processes`-th job and
+    forked workers the others, each in turn, so a process's matplotlib caches (fonts, text
+    sizes) serve all its charts. Returns every job with its files or its error, in order."""
+    if processes <= 1 or len(jobs) <= 1:
+        return [(job, *_render_one(job)) for job in jobs]
+    chunks = [jobs[i::processes] for i in range(processes)]
+    workers = []
+    for chunk in chunks[1:]:
         receive, send = multiprocessing.Pipe(duplex=False)
-        process = multiprocessing.get_context("fork").Process(target=_render_child,
-                                                              args=(job, send), daemon=True)
+        process = multiprocessing.get_context("fork").Process(
+            target=_render_chunk, args=(chunk, send), daemon=True)
         process.start()
         send.close()
-        style.plt.close(job.drawn.fig)  # the worker has its own copy
-        self.running.append((job, process, receive))
-
-    def _reap(self, item: tuple[_Job, multiprocessing.Process, object]) -> None:
-        job, process, receive = item
-        try:
-            status, payload = receive.recv()
-        except EOFError:
-            status, payload = "error", "the rendering process ended without a result"
+        for job in chunk:
+            style.plt.close(job.drawn.fig)  # the worker has its own copy
+        workers.append((chunk, process, receive))
+    results = {id(job): (job, *_render_one(job)) for job in chunks[0]}
+    for chunk, process, receive in workers:
+        while True:
+            try:
+                n, files, error = receive.recv()
+            except EOFError:
+                break
+            results[id(chunk[n])] = (chunk[n], [Path(f) for f in files] if files else None,
+                                     error)
         receive.close()
         process.join()
-        self.running.remove(item)
-        if status == "ok":
-            self.done.append((job, [Path(p) for p in payload], None))
-        else:
-            self.done.append((job, None, payload))
-
-    def wait(self) -> list[tuple[_Job, list[Path] | None, str | None]]:
-        while self.running:
-            self._reap(self.running[0])
-        return self.done
+        for job in chunk:  # a worker that died mid-way
+            results.setdefault(id(job), (job, None, "the rendering process ended without a "
+                                         f"result (exit code {process.exitcode})"))
+    return [results[id(job)] for job in jobs]
 
 
 def draw_all(con: duckdb.DuckDBPyConnection, charts_dir: Path, force: bool = False,
@@ -295,7 +292,7 @@ def draw_all(con: duckdb.DuckDBPyConnection, charts_dir: Path, force: bool = Fal
     written: list[Path] = []
     errors: list[str] = []
     selected = charts if charts is not None else [c for c in all_charts() if not c.after_report]
-    renderers = _Renderers(min(processes or workers(), len(selected)))
+    jobs = []
     for chart in selected:
         try:
             job = _prepare(con, chart, charts_dir, index, force)
@@ -304,8 +301,8 @@ def draw_all(con: duckdb.DuckDBPyConnection, charts_dir: Path, force: bool = Fal
             errors.append(f"chart {chart.name} failed: {_error(exc)}")
             continue
         if job is not None:
-            renderers.submit(job)
-    for job, files, error in renderers.wait():
+            jobs.append(job)
+    for job, files, error in _render_all(jobs, min(processes or workers(), len(jobs) or 1)):
         if error is None:
             written.extend(files)
             index[job.chart.name] = _entry(job)
