@@ -410,8 +410,12 @@ def test_interrupted_crawl_keeps_previous_snapshot(env, hub, monkeypatch):
         "the next refresh resumes it")
 
 
-def test_hf_endpoint_and_token_are_honoured_but_never_stored(cli, env, hub, monkeypatch,
-                                                             caplog):
+def test_hf_endpoint_and_token_are_honoured_but_never_stored(cli, env, monkeypatch, caplog):
+    with FakeHfHub(n=N_MODELS, article_share=0.1, tls=True) as hub:  # tokens: HTTPS only
+        check_token_honoured_never_stored(cli, env, hub, monkeypatch, caplog)
+
+
+def check_token_honoured_never_stored(cli, env, hub, monkeypatch, caplog):
     monkeypatch.delenv("ADOPTION_HF_MODELS_URL")
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.setenv("HF_TOKEN", "hf_SeCrEt0123456789")
@@ -432,6 +436,16 @@ def test_hf_endpoint_and_token_are_honoured_but_never_stored(cli, env, hub, monk
         if path.is_file():
             text += path.read_bytes().decode("latin-1")
     assert "SeCrEt" not in text
+
+
+def test_token_is_not_sent_to_an_http_endpoint(cli, env, hub, monkeypatch):
+    """An http:// endpoint gets no HF_TOKEN (credentials go only over HTTPS): the refresh runs
+    anonymously and says so in one warning line."""
+    monkeypatch.setenv("HF_TOKEN", "hf_SeCrEt0123456789")
+    result = cli("collect", "hf_models")
+    assert result.rc == 0, result.err
+    assert {r.headers.get("authorization") for r in hub.requests} == {None}
+    assert "HF_TOKEN is not sent to http://" in result.err and "SeCrEt" not in result.err
 
 
 def test_adoption_url_beats_hf_endpoint(cli, env, hub, monkeypatch):

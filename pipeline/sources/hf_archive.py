@@ -48,6 +48,7 @@ from pipeline.config import Settings
 from pipeline.errors import SourceError, Unchanged
 from pipeline.source import CollectContext, Source
 from pipeline.store import first_row
+from pipeline.untrusted import shown, unsafe_name
 
 NAME = "hf_archive"
 DEFAULT_URL = "https://github.com"
@@ -69,8 +70,6 @@ MAX_MEMBER_BYTES = 32 << 20  # one infos.json; the largest real one is 1.7 MB
 DRIFT = "the archive is not a Hub model listing of the expected shape; check the copy"
 #: a model's listing file; <modelId> is `author/name` or, for legacy ids, `name`
 INFOS = re.compile(r"^models/((?:[A-Za-z0-9][\w.-]{0,255}/)?[\w.-]{1,255})/infos\.json$")
-#: a member name we may look at: relative, no `..`, no backslash, no control character
-SAFE_NAME = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[^\\\x00-\x1f\x7f]{1,1024}$")
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -173,10 +172,13 @@ def _already_current(ctx: CollectContext, pin: dict[str, str]) -> None:
 # -- reading the tar ----------------------------------------------------------------------------
 
 def _member_path(ctx: CollectContext, name: str, layout: str) -> str | None:
-    """The repository path of a member (GitHub's tarball has one leading folder), or None for
-    members we do not read; an unsafe name is refused."""
-    if not SAFE_NAME.match(name):
-        raise ctx.fail(f"unsafe member name in the archive: {name[:80]!r}", DRIFT)
+    """The repository path of a member (GitHub's tarball has one leading folder); an unsafe
+    name (pipeline.untrusted: `..`, absolute, backslash, glob or control characters, too long)
+    is refused, even for members we do not read."""
+    problem = unsafe_name(name)
+    if problem is not None:
+        raise ctx.fail(f"unsafe member name in the archive: {shown(name, 80)} ({problem})",
+                       DRIFT)
     if layout == "github":
         _, _, name = name.partition("/")
     return name
@@ -188,7 +190,8 @@ def _parse_time(ctx: CollectContext, value: Any, where: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ctx.fail(f"{where}: unparseable lastModified {value[:40]!r}", DRIFT) from None
+        raise ctx.fail(f"{where}: unparseable lastModified {shown(value, 40)}", DRIFT) \
+            from None
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
@@ -209,12 +212,12 @@ def parse_record(ctx: CollectContext, data: bytes, path: str, model_id: str,
     try:
         record = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ctx.fail(f"{path} is not JSON ({str(exc)[:80]})", DRIFT) from None
+        raise ctx.fail(f"{path} is not JSON ({shown(exc, 80)})", DRIFT) from None
     if not isinstance(record, dict):
         raise ctx.fail(f"{path} is a JSON {type(record).__name__}, not an object", DRIFT)
     if record.get("modelId") != model_id:
-        raise ctx.fail(f"{path} holds modelId {str(record.get('modelId'))[:80]!r}, not its "
-                       f"folder's {model_id!r}", DRIFT)
+        raise ctx.fail(f"{path} holds modelId {shown(record.get('modelId'), 80)}, not its "
+                       f"folder's {shown(model_id, 80)}", DRIFT)
     tags = record.get("tags")
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ctx.fail(f"{path} has no 'tags' list of strings", DRIFT)
@@ -252,14 +255,15 @@ def read_archive(ctx: CollectContext, path: Path, layout: str,
             for member in tar:
                 comment = tar.pax_headers.get("comment")
                 if comment and comment != commit:
-                    raise ctx.fail(f"the archive says it is commit {comment[:40]!r}, not the "
-                                   f"pinned {commit[:7]}", "point ADOPTION_HF_ARCHIVE_URL at "
-                                   "the pinned archive")
+                    raise ctx.fail(f"the archive says it is commit {shown(comment, 40)}, not "
+                                   f"the pinned {commit[:7]}", "point ADOPTION_HF_ARCHIVE_URL "
+                                   "at the pinned archive")
                 rel = _member_path(ctx, member.name, layout)
                 match = INFOS.match(rel or "")
                 if not match:
                     if rel and rel.endswith("infos.json") and rel.startswith("models/"):
-                        raise ctx.fail(f"unexpected listing file name {rel[:80]!r}", DRIFT)
+                        raise ctx.fail(f"unexpected listing file name {shown(rel, 80)}",
+                                       DRIFT)
                     continue
                 if not member.isreg():
                     raise ctx.fail(f"{rel} is not a regular file in the archive", DRIFT)
@@ -278,7 +282,7 @@ def read_archive(ctx: CollectContext, path: Path, layout: str,
                     rows = []
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ctx.fail(f"{path.name} is truncated or not a gzip'd tar ({text[:120]}), after "
+        raise ctx.fail(f"{path.name} is truncated or not a gzip'd tar ({shown(text)}), after "
                        f"{len(lines):,} listing files", "the download or copy is broken; "
                        "fetch it again (the previous snapshot stays current)") from None
     if rows:

@@ -100,7 +100,15 @@ def test_truncated_download(cli, env, hub, good):
 
 def test_corrupted_download_is_caught_by_the_listing_checksum(cli, env, hub, good):
     change_links(hub)
-    hub.fault(RESOLVE, "malformed", times=None)  # other bytes than the listing's sha256
+    listed = hub.entry
+
+    def corrupted(repo, path):  # the listing's sha256 of other bytes of the same size
+        entry = listed(repo, path)
+        if entry.get("lfs") and path == pwc.LINKS_FILE:
+            entry["lfs"]["oid"] = "0" * 64
+        return entry
+
+    hub.entry = corrupted
     result = cli("collect", SOURCE)
     assert result.rc == 1
     assert_one_line_error(result.err, SOURCE, "train-00000-of-00001.parquet",
