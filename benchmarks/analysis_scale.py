@@ -169,11 +169,11 @@ def main(argv: list[str] | None = None) -> str:
             f"month and reading) took {landscape:.1f} s of `analyze`. The HN postings are the "
             "mirror's real texts, cycled (real length, and the real few percent that name a "
             "framework). Most of `charts` is matplotlib laying out and rendering ten charts "
-            "twice (PNG and SVG), spread over two forked processes while the main one queries "
-            "the next chart; `analyze` is DuckDB over the Hub and Papers with Code tables plus "
-            "the posting rules in Python. CPU time counts every core (DuckDB uses both), so it "
-            "can exceed the wall time; on a shared machine the wall time grows with the load, "
-            "the CPU time much less.")
+            "twice (PNG and SVG): every figure is built first, then this process and a forked "
+            "worker render half of them each; `analyze` is DuckDB over the Hub and Papers with "
+            "Code tables plus the posting rules in Python. CPU time counts every core (DuckDB "
+            "uses both), so it can exceed the wall time; on a shared machine the wall time "
+            "grows with the load, the CPU time much less.")
     print(text)
     return text
 
