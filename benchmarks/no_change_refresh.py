@@ -1,7 +1,8 @@
 """Benchmark: what a second `refresh` right after a first one asks of each upstream.
 
 Starts every source's fake upstream on 127.0.0.1 (conference mirror at a pinned-commit URL,
-a synthetic Hub, the Papers with Code archive files, the HN mirror threads), runs
+a synthetic Hub, the Papers with Code archive files, the HN mirror threads, the six
+proceedings sites of the `papers` source with their generated catalog), runs
 `python -m pipeline refresh` twice in child processes, and counts requests and bytes each
 upstream served during each run. Target for the second run: only listing/metadata requests.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from benchmarks.common import run_measured, table
@@ -29,7 +31,9 @@ def _usage(server, since: int) -> tuple[int, int, list[str]]:
 
 def main(argv: list[str] | None = None) -> str:
     from benchmarks.pwc_scale import synthetic
+    from pipeline import rules
     from tests.conftest import CONFERENCE_MIRROR, HN_MIRROR
+    from tests.fakes import clickhouse, npm
     from tests.fakes.algolia import AlgoliaServer
     from tests.fakes.hf_hub import FakeHfHub
     from tests.fakes.pwc import FakeHub
@@ -39,12 +43,28 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--hub-models", type=int, default=50_000)
     parser.add_argument("--pwc-scale", type=float, default=0.05)
     args = parser.parse_args(argv)
+    from tests.fakes.acl_anthology import AclServer
+    from tests.fakes.cvf import CvfServer
+    from tests.fakes.ecva import EcvaServer
+    from tests.fakes.neurips import NeuripsServer
+    from tests.fakes.openreview import OpenReviewServer
+    from tests.fakes.pmlr import PmlrServer
+    from tests.fakes.proceedings import default_catalog
+
+    catalog = default_catalog()
+    proceedings = {f"papers ({site.__name__.removesuffix('Server')})": site(catalog)
+                   for site in (OpenReviewServer, PmlrServer, NeuripsServer, CvfServer,
+                                EcvaServer, AclServer)}
     servers = {
         "conferences": RawFileServer(CONFERENCE_MIRROR, prefix=f"Chillee/pvt/{COMMIT}/data"),
         "hf_models": FakeHfHub(n=args.hub_models),
         "papers_with_code": FakeHub(files=synthetic(args.pwc_scale)),
         "jobs_hn": AlgoliaServer(mirror=HN_MIRROR),
-    }
+        "pypi_downloads": clickhouse.ClickHouseServer(clickhouse.synthetic(
+            rules.pypi_packages(), date(2016, 1, 1), datetime.now(UTC).date().replace(day=1))),
+        "npm_downloads": npm.NpmServer({name: npm.daily(first, datetime.now(UTC).date(), 500)
+                                        for name, first in rules.npm_packages().items()}),
+    } | proceedings
     for server in servers.values():
         server.start()
     try:
@@ -56,7 +76,13 @@ def main(argv: list[str] | None = None) -> str:
                 "ADOPTION_HF_MODELS_URL": servers["hf_models"].url,
                 "ADOPTION_PAPERS_WITH_CODE_URL": servers["papers_with_code"].url,
                 "ADOPTION_JOBS_HN_URL": servers["jobs_hn"].base_url,
+                "ADOPTION_PAPERS_FIRST_YEAR": "2024", "ADOPTION_PAPERS_LAST_YEAR": "2026",
+                "ADOPTION_PAPERS_MIN_INTERVAL_SECONDS": "0",
+                "ADOPTION_PYPI_DOWNLOADS_URL": servers["pypi_downloads"].url,
+                "ADOPTION_NPM_DOWNLOADS_URL": servers["npm_downloads"].url,
             }
+            for server in proceedings.values():
+                env |= server.urls()
             rows = []
             marks = {name: 0 for name in servers}
             runs = []

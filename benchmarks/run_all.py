@@ -29,6 +29,8 @@ BENCHMARKS = [
     ("benchmarks.growth", [], ["--sizes", "10000,40000,100000"]),
     ("benchmarks.history_storage", [], ["--models", "20000", "--weeks", "8",
                                         "--target-models", "50000", "--postings", "50"]),
+    ("benchmarks.papers_backfill", [], ["--papers", "30"]),
+    ("benchmarks.downloads_refresh", [], ["--latency", "0.05"]),
     ("benchmarks.reliability", [], []),
 ]
 

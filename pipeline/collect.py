@@ -136,6 +136,11 @@ def run_source(con: duckdb.DuckDBPyConnection, source: Source, settings: Setting
         _roll_back(con, staging, final_dir)
         con.execute("UPDATE snapshots SET status = 'unchanged', finished_at = ?, note = ?, "
                     "raw_dir = NULL WHERE snapshot_id = ?", [utcnow(), str(exc), snapshot_id])
+        if ctx.problems:
+            raise SourceError(source.name, f"nothing new stored ({exc}), and "
+                              + "; ".join(redact(p) for p in ctx.problems)[:600],
+                              "the current snapshot stays; the failed part is retried on the "
+                              "next refresh") from None
         return {"snapshot_id": previous, "rows": prev_rows, "partial": False,
                 "unchanged": str(exc)}
     except BaseException as exc:
@@ -150,6 +155,10 @@ def run_source(con: duckdb.DuckDBPyConnection, source: Source, settings: Setting
             raise SourceError(source.name, message) from exc
         raise
     result = {"snapshot_id": snapshot_id, "rows": rows, "partial": ctx.partial}
+    if ctx.problems and not drop:
+        raise SourceError(source.name, f"snapshot {snapshot_id} stored ({rows} rows), but "
+                          + "; ".join(redact(p) for p in ctx.problems)[:600],
+                          "the rest is current; the failed part is retried on the next refresh")
     if drop:
         raise SuspiciousDrop(
             source.name,

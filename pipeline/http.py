@@ -63,7 +63,8 @@ _URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>()\[\]{}|\\^`]+")
 #: query parameters whose values are shown and stored as they are; any other value (a
 #: signature, a key, a token, an unknown parameter) is replaced by *** in `redact`
 SAFE_PARAMS = frozenset({
-    "content-type", "cursor", "details", "direction", "domain", "end", "expand", "expand[]",
+    "content-type", "content.venueid", "cursor", "day", "details", "direction", "domain", "end",
+    "expand", "expand[]",
     "filter", "format", "from", "full", "hitsperpage", "id", "invitation", "limit", "offset",
     "page", "page_size", "per_page", "period", "q", "query_type", "recursive",
     "results_per_page", "revision", "search", "select", "since", "sort", "start", "tags", "to",
@@ -271,6 +272,23 @@ def local_path(base: str) -> Path | None:
     return None
 
 
+class HTTPStatusError(SourceError):
+    """An HTTP error answer to a GET (status >= 400), with the start of what the upstream
+    said (at most ERROR_BODY_BYTES), so a source that knows its upstream's error shape can say
+    more than the status (npm's `{"error": "package x not found"}`)."""
+
+    def __init__(self, source: str, message: str, hint: str, status: int,
+                 headers: dict[str, str], body: bytes) -> None:
+        super().__init__(source, message, hint)
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+#: how much of an error answer's body is read for the message (the rest never is)
+ERROR_BODY_BYTES = 4096
+
+
 @dataclass
 class Fetched:
     url: str
@@ -436,12 +454,17 @@ class Origin:
                 "the upstream sent a broken or truncated payload; retry later",
             ) from None
 
-    def post(self, rel: str, body: Any, headers: dict | None = None) -> Fetched:
-        """POST a JSON body and read the answer with the same bounds as `get`; the answer's
-        status is returned, not raised (POSTs are not retried)."""
-        url = self.url(rel)
+    def post(self, rel: str, body: Any = None, headers: dict | None = None, *,
+             data: bytes | None = None, params: dict | None = None) -> Fetched:
+        """POST a JSON `body`, or raw `data` (e.g. an SQL query to ClickHouse's HTTP interface),
+        and read the answer with the same bounds as `get`; the answer's status is returned,
+        not raised (POSTs are not retried: a query endpoint's error is its answer)."""
+        if self.local is not None:
+            raise self.fail(f"cannot send a request to a local folder ({self.local})",
+                            f"point {env_name(self.source)} at the endpoint")
+        url = self.url(rel, params)
         chunks: list[bytes] = []
-        with self._watch(url), self._request(url, headers, body=body) as response:
+        with self._watch(url), self._request(url, headers, body=body, data=data) as response:
             self._receive(url, response, chunks.append, self.max_response_bytes,
                           "max_response_bytes")
             return Fetched(response.url, b"".join(chunks), dict(response.headers),
@@ -557,19 +580,20 @@ class Origin:
             raise self.fail(f"truncated response from {url}: got {size} of {expected} bytes")
 
     def _request(self, url: str, headers: dict | None, stream: bool = False,
-                 body: Any = None) -> requests.Response:
+                 body: Any = None, data: bytes | None = None) -> requests.Response:
         timeout = self.settings.http_timeout
         if headers and any(k.lower() == "authorization" for k in headers) and not (
                 urlsplit(url).scheme.lower() == "https" and same_origin(url, self.base)):
             raise self.fail(f"refusing to send credentials to {url}: only to "
                             f"{redact(self.base)} over HTTPS")
         try:
-            if body is None:
+            posting = body is not None or data is not None
+            if not posting:
                 response = self.session.get(url, headers=headers, timeout=timeout,
                                             stream=stream)
             else:
-                response = self.session.post(url, json=body, headers=headers, timeout=timeout,
-                                             stream=True)
+                response = self.session.post(url, json=body, data=data, headers=headers,
+                                             timeout=timeout, stream=True)
         except DeadlinePassed:
             raise
         except requests.exceptions.RetryError as exc:
@@ -594,13 +618,26 @@ class Origin:
                             "the connection closed early; retry later") from None
         except requests.exceptions.RequestException as exc:
             raise self.fail(f"request to {url} failed: {_reason(exc)}") from None
-        if response.status_code >= 400 and body is None:
-            response.close()
-            raise self.fail(
-                f"HTTP {response.status_code} {shown(response.reason, 60)} from {url}",
+        if response.status_code >= 400 and not posting:
+            said = _error_body(response)
+            raise HTTPStatusError(
+                self.source,
+                redact(f"HTTP {response.status_code} {shown(response.reason, 60)} from {url}"),
                 "the upstream refused the request; check the URL or retry later",
-            )
+                response.status_code, dict(response.headers), said)
         return response
+
+
+def _error_body(response: requests.Response) -> bytes:
+    """At most ERROR_BODY_BYTES of an error answer (decompressed), then the connection
+    closes; nothing when it cannot be read."""
+    try:
+        return response.raw.read(ERROR_BODY_BYTES, decode_content=True) or b""
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError,
+            ValueError):
+        return b""
+    finally:
+        response.close()
 
 
 def _declared_length(response: requests.Response) -> int | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.analysis import FIGURES_DDL
+from pipeline.analysis import FIGURES_DDL, NOTES_DDL
 from pipeline.config import REFERENCE_DIR, Settings
 from pipeline.untrusted import csv_cell, markdown_text
 
@@ -54,12 +54,16 @@ CREATE OR REPLACE TEMP MACRO scorecard_fmt(v, u) AS
 
 # Status: the article-date value is compared when we have it, else today's value (the
 # `evaluated_on` column says which). Comparisons: `approx` (within the tolerance), `lt`
-# (strictly under the article's bound), `ge` (at least the article's threshold).
+# (strictly under the article's bound), `gt` (strictly over it), `ge` (at least the article's
+# threshold). The article-date value is the figure `<id>` or `<id>_dec2021`, today's
+# `<id>_today`. A note an analysis computed for the row (out_figure_notes) leads its reason.
 # Reason: the computed alternative readings named in the reference file's `alternatives`
 # column ("figure_id: label; ..."), and whether the article's value lies between our readings
-# (those in the row's unit, the headline included); then the computed context named in its
-# `context` column (same form: figures that qualify the row, e.g. how much of today's Hub the
-# tags see, never compared with the article). Only ids are typed there, never values.
+# (those in the row's unit, the headline included). Only ids are typed there, never values.
+# A "today" value that says which data it stands for (its figure's note: the year and meetings
+# pooled) is such a note: "today: <note>". Last, the computed context named in the reference
+# file's `context` column (same form as `alternatives`: figures that qualify the row, e.g. how
+# much of today's Hub the tags see, listed but never compared with the article).
 SCORECARD_SQL = """
 CREATE OR REPLACE TABLE out_scorecard AS
 WITH ours AS (
@@ -83,7 +87,7 @@ WITH ours AS (
                 ELSE CAST(r.tolerance AS DOUBLE) END AS tolerance_abs,
            r.ref_order AS ord
     FROM ref_article_figures r
-    LEFT JOIN ours a ON a.figure_id = r.figure_id
+    LEFT JOIN ours a ON a.figure_id IN (r.figure_id, r.figure_id || '_dec2021')
     LEFT JOIN ours t ON t.figure_id = r.figure_id || '_today'
 ), alternative_items AS (
     SELECT figure_id, unnest(string_split(alternatives, ';')) AS item,
@@ -113,22 +117,28 @@ WITH ours AS (
                AS hi
     FROM joined j JOIN alternatives a USING (figure_id)
     GROUP BY j.figure_id
+), notes AS (
+    SELECT figure_id, string_agg(note, '; ' ORDER BY analysis, note) AS note
+    FROM out_figure_notes GROUP BY figure_id
 )
 SELECT figure_id, section, article_value, unit, ours_as_of_article, ours_today,
        round(ours_evaluated - article_value, 2) AS difference,
        CASE WHEN ours_evaluated IS NULL THEN 'no data yet'
             WHEN comparison = 'lt' AND ours_evaluated < article_value THEN 'matches'
             WHEN comparison = 'lt' THEN 'differs'
+            WHEN comparison = 'gt' AND ours_evaluated > article_value THEN 'matches'
+            WHEN comparison = 'gt' THEN 'differs'
             WHEN comparison = 'ge' AND ours_evaluated >= article_value THEN 'matches'
             WHEN comparison = 'ge' THEN 'differs'
             WHEN abs(ours_evaluated - article_value) <= tolerance_abs THEN 'matches'
             ELSE 'differs' END AS status,
        evaluated_on,
        CASE WHEN comparison = 'lt' THEN '< ' || article_value::VARCHAR
+            WHEN comparison = 'gt' THEN '> ' || article_value::VARCHAR
             WHEN comparison = 'ge' THEN '≥ ' || article_value::VARCHAR
             ELSE '± ' || tolerance END AS tolerance,
        nullif(snapshots, '') AS snapshots,
-       nullif(concat_ws('; ',
+       nullif(concat_ws('; ', n.note,
            CASE WHEN r.comparable = 0 OR ours_evaluated IS NULL OR r.lo = r.hi THEN r.listed
                 ELSE r.listed || '; the article''s ' || scorecard_fmt(article_value, unit)
                      || CASE WHEN article_value BETWEEN r.lo AND r.hi THEN ' lies between'
@@ -137,13 +147,15 @@ SELECT figure_id, section, article_value, unit, ours_as_of_article, ours_today,
                      || scorecard_fmt(r.hi, unit) || ')' END,
            c.listed), '') AS reason,
        method_note AS note
-FROM joined LEFT JOIN readings r USING (figure_id) LEFT JOIN context c USING (figure_id)
+FROM joined LEFT JOIN readings r USING (figure_id) LEFT JOIN notes n USING (figure_id)
+     LEFT JOIN context c USING (figure_id)
 ORDER BY ord
 """
 
 
 def build_scorecard(con: duckdb.DuckDBPyConnection, reference: Path = REFERENCE_FILE) -> list:
     con.execute(FIGURES_DDL)
+    con.execute(NOTES_DDL)
     load_reference(con, reference)
     con.execute(FORMAT_MACRO)
     con.execute(SCORECARD_SQL)
@@ -168,7 +180,7 @@ def to_markdown(rows: list) -> str:
         unit = row["unit"]
         with_unit = "%" if unit == "%" else f" {unit}"
         tol = row["tolerance"]
-        bound = tol[:2] if tol[:1] in ("<", "≥") else ""  # a bound or a threshold, not a value
+        bound = tol[:2] if tol[:1] in ("<", ">", "≥") else ""  # a bound or threshold, not a value
         status = {"matches": "✅ matches", "differs": "⚠️ differs"}.get(row["status"],
                                                                      row["status"])
         if row["evaluated_on"] == "today":

@@ -4,7 +4,8 @@ Sources apply them while collecting (the HN source stores per-posting flags; the
 Code source asks GitHub about each canonical repository once) and analyses re-apply them to the
 stored data. Both import them from here, so a source never imports an analysis. A change here
 changes every analysis' code hash (`pipeline.analysis`), so the next `analyze` re-applies it.
-The rules are stated with their reasons in docs/methodology/jobs.md and papers_with_code.md.
+The rules are stated with their reasons in docs/methodology/jobs.md, papers_with_code.md and
+research.md.
 
 **Job postings** (`match_frameworks`), on the visible text (tags replaced by spaces, entities
 unescaped), whole words (the neighbouring character is not a letter or digit):
@@ -27,13 +28,34 @@ unescaped), whole words (the neighbouring character is not a letter or digit):
 per repository (host + owner + name, case-folded on GitHub, GitLab and Bitbucket), or per
 sub-folder project of a repository (`<repository>/tree/HEAD/<path>`).
 
-**Hub framework families** (`hub_frameworks`, `hub_family_sql`): the table
-`data/reference/hub_frameworks.csv` maps Hub tags and `library_name` values (compared
+**Conference papers** (`paper_words`, on the text of a paper's PDF): Horace He's words and
+synonyms (pytorch, allennlp, opennmt-py, torchvision, fairseq -> PyTorch; tensorflow, opennmt-tf,
+keras -> TensorFlow; jax), plus flax and mlx reported on their own. The text is made comparable
+first: a hyphen at the end of a line joins the line to the next ("Py-" + "Torch"; PDFium marks
+such hyphens U+FFFE), Unicode NFKC undoes ligatures ("ﬂ" -> "fl"), and case is folded. A word
+counts where no letter stands directly before or after it: "GPyTorch" and "Flaxman" do not
+count, "PyTorch-based", "pytorch_tabular" and "github.com/tensorflow/..." do.
+
+**Package downloads** (`framework_packages`, `COUNTED_ROLES`): which PyPI packages are a
+framework's downloads. The packages and their roles are reference data
+(data/reference/framework_packages.csv); the headline reading counts the packages a user
+installs to get the framework (roles core, variant, nightly), never a package another one pulls
+in (dependency), a library built on it or a compatibility shim; the alternative reading counts
+the core package only. Stated with reasons in docs/methodology/pypi_downloads.md.
+
+**The other two rounds** (`rounds_packages`): the deployment and ecosystem packages of the
+article's rounds 2 and 3 (data/reference/rounds_packages.csv), each with its registry, side
+(pytorch / tensorflow / neutral), round, tool and first month. A tool's downloads are the sum of
+its packages (a renamed package and its new name are one tool), each counted from its first
+month only (a name held by another project before, or placeholders, never count); neutral tools
+are shown but never in a side's share. Stated in docs/methodology/rounds.md.
+
+**Hub framework families** (`hub_frameworks`, `hub_framework_tags_sql`, `hub_family_sql`): the
+table `data/reference/hub_frameworks.csv` maps Hub tags and `library_name` values (compared
 case-insensitively) to the families of HUB_FAMILIES, each with its reason. Two readings:
 `tags` (a model belongs to every family whose tags it carries) and `library` (the tags reading;
 for a model with no framework tag, the family of its library). A model may be in several
-families; one with none is "unresolved". The table's content is part of the code hash of every
-analysis that declares it (`Analysis.data_files`), so editing it re-runs them.
+families; one with none is "unresolved". Stated in docs/methodology/hf_models.md.
 """
 
 from __future__ import annotations
@@ -42,10 +64,10 @@ import csv
 import functools
 import html
 import re
+import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-
-import duckdb
 
 from pipeline.config import REFERENCE_DIR
 
@@ -257,9 +279,234 @@ def repo_identity_sql(links_sql: str) -> str:
 
 def repo_identities(urls: list[str]) -> dict[str, str]:
     """{url: identity} for a few URLs, by the SQL above (for tests and the methodology docs)."""
+    import duckdb  # here, not at the top: PDF worker processes import this module
+
     sql = repo_identity_sql("SELECT unnest($urls::VARCHAR[]) AS repo_url")
     with duckdb.connect() as con:
         return dict(con.execute(f"SELECT repo_url, repo FROM ({sql})", {"urls": urls}).fetchall())
+
+
+# -- conference papers: words in a paper's full text ---------------------------------------
+
+#: framework -> the words that count as a mention of it (Horace He's synonyms in
+#: Chillee/pytorch-vs-tensorflow, data_analysis/generate_data.py; flax and mlx added on their own)
+PAPER_WORDS = {
+    "pytorch": ("pytorch", "allennlp", "opennmt-py", "torchvision", "fairseq"),
+    "tensorflow": ("tensorflow", "opennmt-tf", "keras"),
+    "jax": ("jax",),
+    "flax": ("flax",),
+    "mlx": ("mlx",),
+}
+PAPER_FRAMEWORKS = tuple(PAPER_WORDS)
+#: a tracked word with no letter directly before or after it (digits, "_", "-", "/" may touch)
+_PAPER_WORD = re.compile(
+    r"(?<![^\W\d_])("
+    + "|".join(sorted({re.escape(w) for ws in PAPER_WORDS.values() for w in ws}, key=len,
+                      reverse=True))
+    + r")(?![^\W\d_])")
+#: a hyphen at the end of a line: PDFium's marker U+FFFE (with or without the line break it
+#: stands for), or a plain "-" right before a line break
+_LINE_END_HYPHEN = re.compile(r"(?:\ufffe[ \t]*(?:\r\n|\r|\n)?|-[ \t]*(?:\r\n|\r|\n))[ \t]*")
+
+
+def paper_text(raw: str) -> str:
+    """A PDF's extracted text made comparable: line-end hyphens joined, NFKC, case folded."""
+    return unicodedata.normalize("NFKC", _LINE_END_HYPHEN.sub("", raw)).casefold()
+
+
+def paper_words(raw: str) -> dict[str, int]:
+    """How often each tracked word occurs in a PDF's extracted text, by the rules above."""
+    counts: dict[str, int] = {}
+    for match in _PAPER_WORD.finditer(paper_text(raw)):
+        counts[match[1]] = counts.get(match[1], 0) + 1
+    return counts
+
+
+def paper_frameworks(words: list[str] | dict[str, int]) -> dict[str, bool]:
+    """Which frameworks a paper mentions, from the tracked words found in it."""
+    found = set(words)
+    return {fw: bool(found & set(ws)) for fw, ws in PAPER_WORDS.items()}
+
+
+#: the nine conferences of Horace He's series (the headline series counts these only)
+PAPER_CONFERENCES = ("ICLR", "NeurIPS", "ICML", "CVPR", "ICCV", "ECCV", "ACL", "EMNLP", "NAACL")
+
+
+def scheduled_conferences(year: int) -> tuple[str, ...]:
+    """The conferences a complete year must hold: every annual one, ICCV in odd years and ECCV
+    in even years. NAACL is not held every year: it counts when it is listed, but a year is
+    complete without it."""
+    return tuple(c for c in PAPER_CONFERENCES if c != "NAACL" and not (
+        c == "ICCV" and year % 2 == 0 or c == "ECCV" and year % 2 == 1))
+
+
+# -- package downloads: which PyPI packages are a framework's downloads ------------------
+
+FRAMEWORK_PACKAGES_FILE = REFERENCE_DIR / "framework_packages.csv"
+PYPI_FRAMEWORKS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow", "jax": "JAX",
+                   "keras": "Keras", "mlx": "MLX", "onnx": "ONNX Runtime"}
+PACKAGE_ROLES = {
+    "core": "the framework's own package",
+    "variant": "another build of it, installed instead of the core package (CPU/GPU/platform)",
+    "nightly": "its nightly build, installed instead of the core package",
+    "dependency": "pulled in by another package of the framework: the same install again",
+    "library": "a library built on the framework (it pulls the framework)",
+    "compat": "a compatibility package (it pulls the framework)",
+}
+#: reading -> the roles whose downloads count as the framework's: `install` is the headline
+#: (each counted package is a separate way to install the framework, so no install is counted
+#: twice), `core` the alternative (the core package only)
+COUNTED_ROLES = {"install": ("core", "variant", "nightly"), "core": ("core",)}
+READINGS = tuple(COUNTED_ROLES)
+#: a normalised PyPI project name (PEP 503: lower case, runs of - _ . as one -), as PyPI's
+#: download logs name projects
+PYPI_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
+#: names the download query uses for its own columns: refused as package names
+RESERVED_NAMES = ("month", "project", "count", "result_rows")
+
+
+@dataclass(frozen=True)
+class FrameworkPackage:
+    package: str
+    framework: str
+    role: str
+    note: str
+
+
+def canonical_pypi_name(name: str) -> str:
+    """PEP 503 normalisation: 'TF_Keras' -> 'tf-keras'."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def is_pypi_name(name: object) -> bool:
+    """A normalised PyPI name that is safe to put in a query (and not a reserved word)."""
+    return (isinstance(name, str) and bool(PYPI_NAME.fullmatch(name))
+            and "--" not in name and name not in RESERVED_NAMES)
+
+
+def framework_packages(path: Path | None = None) -> list[FrameworkPackage]:
+    """The packages of data/reference/framework_packages.csv, checked: every row names a
+    normalised PyPI package once, a known framework and a known role (ValueError naming the
+    file and line otherwise)."""
+    path = path or FRAMEWORK_PACKAGES_FILE
+    rows: list[FrameworkPackage] = []
+    for where, row in _reference_rows(path, {"package", "framework", "role", "note"}):
+        name = (row["package"] or "").strip()
+        if not is_pypi_name(name):
+            raise ValueError(f"{where}: {name!r} is not a normalised PyPI name "
+                             f"(write {canonical_pypi_name(name)!r})")
+        if any(r.package == name for r in rows):
+            raise ValueError(f"{where}: {name} is listed twice")
+        if row["framework"] not in PYPI_FRAMEWORKS:
+            raise ValueError(f"{where}: unknown framework {row['framework']!r} "
+                             f"(known: {', '.join(PYPI_FRAMEWORKS)})")
+        if row["role"] not in PACKAGE_ROLES:
+            raise ValueError(f"{where}: unknown role {row['role']!r} "
+                             f"(known: {', '.join(PACKAGE_ROLES)})")
+        rows.append(FrameworkPackage(name, row["framework"], row["role"],
+                                     (row["note"] or "").strip()))
+    return rows
+
+
+def _reference_rows(path: Path, columns: set[str]) -> list[tuple[str, dict]]:
+    """('<file>, line N', row) for each row of a reference CSV that has `columns` and at least
+    one row; ValueError naming the file otherwise."""
+    try:
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = columns - set(reader.fieldnames or [])
+            if missing:
+                raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+            rows = [(f"{path.name}, line {line}", row)
+                    for line, row in enumerate(reader, start=2)]
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not rows:
+        raise ValueError(f"{path}: no packages listed")
+    return rows
+
+
+def reference_digest() -> str:
+    """The content of the reference files these rules read (part of every analysis' inputs)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in (FRAMEWORK_PACKAGES_FILE, ROUNDS_PACKAGES_FILE, HUB_FRAMEWORKS):
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    return digest.hexdigest()
+
+
+def pypi_packages() -> list[str]:
+    """Every PyPI package whose monthly downloads the pypi_downloads source collects: the
+    frameworks' packages and the PyPI packages of the other two rounds, in one query."""
+    return sorted({p.package for p in framework_packages()}
+                  | {p.package for p in rounds_packages() if p.registry == "pypi"})
+
+
+def npm_packages() -> dict[str, date]:
+    """The npm packages of the other two rounds, with the first month to ask for."""
+    return {p.package: p.first_month for p in rounds_packages() if p.registry == "npm"}
+
+
+# -- the other two rounds: deployment and ecosystem packages ---------------------------------
+
+ROUNDS_PACKAGES_FILE = REFERENCE_DIR / "rounds_packages.csv"
+ROUNDS = {"deployment": "Round 2: deployment", "ecosystem": "Round 3: ecosystem"}
+SIDES = {"tensorflow": "TensorFlow", "pytorch": "PyTorch", "neutral": "neutral"}
+REGISTRIES = ("pypi", "npm")
+#: an npm package name: lower case, optionally scoped (@scope/name), URL-safe characters only
+NPM_NAME = re.compile(r"^(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class RoundsPackage:
+    package: str
+    registry: str
+    side: str
+    round: str
+    tool: str
+    first_month: date
+    note: str
+
+
+def is_npm_name(name: object) -> bool:
+    return isinstance(name, str) and len(name) <= 214 and bool(NPM_NAME.fullmatch(name))
+
+
+def rounds_packages(path: Path | None = None) -> list[RoundsPackage]:
+    """The packages of data/reference/rounds_packages.csv, checked: a valid name for its
+    registry, listed once; a known side and round; a tool with one side and one round whatever
+    its packages (renames are joined into one tool); a first month YYYY-MM."""
+    path = path or ROUNDS_PACKAGES_FILE
+    columns = {"package", "registry", "side", "round", "tool", "first_month", "note"}
+    rows: list[RoundsPackage] = []
+    tools: dict[str, tuple[str, str]] = {}
+    for where, row in _reference_rows(path, columns):
+        name, registry = (row["package"] or "").strip(), row["registry"]
+        if registry not in REGISTRIES:
+            raise ValueError(f"{where}: unknown registry {registry!r} "
+                             f"(known: {', '.join(REGISTRIES)})")
+        valid = is_pypi_name(name) if registry == "pypi" else is_npm_name(name)
+        if not valid:
+            raise ValueError(f"{where}: {name!r} is not a normalised {registry} name")
+        if any(r.package == name and r.registry == registry for r in rows):
+            raise ValueError(f"{where}: {name} is listed twice")
+        if row["side"] not in SIDES or row["round"] not in ROUNDS:
+            raise ValueError(f"{where}: side must be one of {', '.join(SIDES)} and round one "
+                             f"of {', '.join(ROUNDS)}")
+        tool = (row["tool"] or "").strip()
+        if not tool or tools.setdefault(tool, (row["side"], row["round"])) != \
+                (row["side"], row["round"]):
+            raise ValueError(f"{where}: tool {tool!r} needs one side and one round for all "
+                             "its packages")
+        month = _MONTH.fullmatch(row["first_month"] or "")
+        if not month or not 1 <= int(month[2]) <= 12:
+            raise ValueError(f"{where}: first_month {row['first_month']!r} is not YYYY-MM")
+        rows.append(RoundsPackage(name, registry, row["side"], row["round"], tool,
+                                  date(int(month[1]), int(month[2]), 1),
+                                  (row["note"] or "").strip()))
+    return rows
 
 
 # -- HuggingFace Hub: framework families ---------------------------------------------------
@@ -279,24 +526,25 @@ class FrameworkRule:
     reason: str
 
 
-def hub_frameworks(path: Path = HUB_FRAMEWORKS) -> list[FrameworkRule]:
+def hub_frameworks(path: Path | None = None) -> list[FrameworkRule]:
     """The mapping table, checked: known kinds and families, lower-case unique values and a
     reason on every row (a bad row raises ValueError naming the file and the line)."""
-    rules, seen = [], set()
-    with path.open(newline="") as fh:
-        for line, row in enumerate(csv.DictReader(fh), start=2):
-            rule = FrameworkRule(*(str(row.get(k) or "").strip()
-                                   for k in ("kind", "value", "family", "reason")))
-            problem = ("kind is not 'tag' or 'library'" if rule.kind not in ("tag", "library")
-                       else f"unknown family {rule.family!r}" if rule.family not in HUB_FAMILIES
-                       else "value is empty or not lower case"
-                       if not rule.value or rule.value != rule.value.lower()
-                       else "no reason given" if not rule.reason
-                       else "duplicate value" if (rule.kind, rule.value) in seen else None)
-            if problem:
-                raise ValueError(f"{path.name} line {line}: {problem}")
-            seen.add((rule.kind, rule.value))
-            rules.append(rule)
+    rules: list[FrameworkRule] = []
+    seen: set[tuple[str, str]] = set()
+    for where, row in _reference_rows(path or HUB_FRAMEWORKS,
+                                      {"kind", "value", "family", "reason"}):
+        rule = FrameworkRule(*(str(row.get(k) or "").strip()
+                               for k in ("kind", "value", "family", "reason")))
+        problem = ("kind is not 'tag' or 'library'" if rule.kind not in ("tag", "library")
+                   else f"unknown family {rule.family!r}" if rule.family not in HUB_FAMILIES
+                   else "value is empty or not lower case"
+                   if not rule.value or rule.value != rule.value.lower()
+                   else "no reason given" if not rule.reason
+                   else "duplicate value" if (rule.kind, rule.value) in seen else None)
+        if problem:
+            raise ValueError(f"{where}: {problem}")
+        seen.add((rule.kind, rule.value))
+        rules.append(rule)
     return rules
 
 

@@ -41,12 +41,15 @@ class Section:
     charts: tuple[str, ...]
     figure_prefixes: tuple[str, ...]  # scorecard figure ids shown in this section
     method: str
-    #: for a section the article states no figure for: what it measures instead, a summary
-    #: table of our results (title, SELECT over out_* tables) and a result CSV of
-    #: data/results/ offered for download beside it
-    claim: str = ""
-    summary: tuple[str, str] = ("", "")
-    data_csv: str = ""
+    #: sources that carry the section on to today: while another source has data, their
+    #: absence is a quiet note (what collecting them adds), not a "no data" warning
+    continuations: tuple[str, ...] = ()
+    #: a measure the article does not have ("beyond the article"): an introduction instead
+    #: of the article's claims, and our figures as (label, figure id stem): the values of
+    #: <stem>_dec2021 and <stem>_today from data/results/figures.csv
+    beyond: str = ""
+    figures: tuple[tuple[str, str], ...] = ()
+    results: tuple[str, ...] = ()  # result CSVs of data/results/ offered for download
 
 
 SECTIONS = [
@@ -74,51 +77,30 @@ SECTIONS = [
             "Cohorts by month of createdAt, from April 2022 (after the Hub's back-fill) to the "
             "latest complete month; the headline figures pool the last 12 complete months. "
             "Details: docs/methodology/hf_models.md.",
-            claim="The article compared PyTorch and TensorFlow only, by the Hub's framework "
-                  "tags. Most new models now carry neither tag (safetensors weights, GGUF, MLX "
-                  "or ONNX conversions), so this section measures what each month's new models "
-                  "are built for, and how much of them the article's rule still sees.",
-            summary=("Our figures: the models created in the last 12 complete months", """
-                SELECT * EXCLUDE (o) FROM (
-                    SELECT family_label AS "Family",
-                           max(share_pct) FILTER (WHERE scope = 'last_12_months'
-                               AND reading = 'library') AS "Library reading, % (headline)",
-                           max(share_pct) FILTER (WHERE scope = 'last_12_months'
-                               AND reading = 'tags') AS "Tags reading, %",
-                           max(downloads_share_pct) FILTER (WHERE scope = 'last_12_months'
-                               AND reading = 'library') AS "Library reading, % of downloads",
-                           max(share_pct) FILTER (WHERE scope = 'archive'
-                               AND reading = 'library')
-                               AS "Hub listing of Feb 2022, library reading, %",
-                           min(family_order) AS o
-                    FROM out_hf__landscape GROUP BY family_label
-                    UNION ALL
-                    SELECT label, max(v) FILTER (WHERE reading = 'library'
-                               AND scope = 'last_12_months'),
-                           max(v) FILTER (WHERE reading = 'tags' AND scope = 'last_12_months'),
-                           NULL, max(v) FILTER (WHERE reading = 'library' AND scope = 'archive'),
-                           o
-                    FROM out_hf__landscape, LATERAL (VALUES
-                        ('unresolved (% of all models)', unresolved_pct, 100),
-                        ('tagged pytorch or tf, what the article''s rule sees (% of all)',
-                         tag_coverage_pct, 101)) x(label, v, o)
-                    WHERE family = 'pytorch' GROUP BY label, o)
-                ORDER BY o"""),
-            data_csv="hf_landscape_monthly.csv"),
-    Section("research", "Research papers", ("conferences",), ("research_share",),
+            beyond="The article compared PyTorch and TensorFlow only, by the Hub's framework "
+                   "tags. Most new models now carry neither tag (safetensors weights, GGUF, "
+                   "MLX or ONNX conversions), so this section measures what each month's new "
+                   "models are built for, and how much of them the article's rule still sees.",
+            results=("hf_landscape_monthly.csv",)),
+    Section("research", "Research papers", ("conferences", "papers"), ("research_share",),
             ("research_",),
             "PyTorch share = papers mentioning PyTorch / (papers mentioning PyTorch + papers "
-            "mentioning TensorFlow), per conference meeting and pooled per calendar year, from "
-            "Horace He's counts of the conference PDFs (the data the article used). A year "
-            "with a single conference (2022: ICLR only) is marked and not used for the 2021 "
-            "figure."),
-    Section("migration", "Author migration 2018 → 2019", ("conferences",),
-            ("author_migration_sankey",), ("migration_",),
+            "mentioning TensorFlow), per conference meeting and pooled per calendar year. To "
+            "2022: Horace He's counts of the conference PDFs (the data the article used); a "
+            "year with a single conference (2022: ICLR only) is marked and not used for the "
+            "2021 figure. From 2023: every accepted paper's PDF of the nine conferences, read "
+            "from each proceedings site (OpenReview, PMLR, NeurIPS, CVF, ECVA, ACL Anthology) "
+            "and scanned with his synonyms; a year counts in 'today' only when every meeting "
+            "of it is complete. Details: docs/methodology/research.md.", ("papers",)),
+    Section("migration", "Author migration 2018 → 2019, and today", ("conferences", "papers"),
+            ("author_migration_sankey", "author_migration_sankey_today"), ("migration_",),
             "An author used a framework in a year if any of their papers that year mentions it "
-            "(pytorch / pt / allennlp; tensorflow / tf). Authors are matched on a normalised "
-            "name; only the per-paper files whose word lists were filled are read. Flows are "
+            "(pytorch / pt / allennlp; tensorflow / tf; today: the synonyms of the papers "
+            "scan). Authors are matched on a normalised name; only the per-paper files whose "
+            "word lists were filled are read, and today only complete meetings. Flows are "
             "between TensorFlow only, both and PyTorch only, for authors in a group in both "
-            "years."),
+            "years: 2018 → 2019, and the newest two consecutive complete years.",
+            ("papers",)),
     Section("pwc", "Papers with Code", ("papers_with_code",), ("pwc_quarterly_share",),
             ("pwc_",),
             "The final Papers with Code archive (paper → code links with the framework). A "
@@ -136,6 +118,48 @@ SECTIONS = [
             "use complete months only. Offline, a copy of the threads may declare months it "
             "lacks: they are gaps, never zeros, and a window says how many of its 12 months it "
             "holds. Details: docs/methodology/jobs.md."),
+    Section("rounds", "The other two rounds, measured", ("pypi_downloads", "npm_downloads"),
+            ("rounds_deployment", "rounds_ecosystem"), ("deploy_", "ecosystem_"),
+            "The article argues its rounds 2 (deployment) and 3 (ecosystems) in words; here each "
+            "is measured by how often its tools are installed. Tools and packages: "
+            "data/reference/rounds_packages.csv (PyPI and npm; renamed packages are one tool, "
+            "each counted from its first release). Side share = the TensorFlow (PyTorch) "
+            "side's downloads over both sides' downloads in the month; neutral tools (ONNX "
+            "Runtime, OpenVINO, Core ML Tools, Transformers.js) are shown but never counted in "
+            "a share. A claim holds when the TensorFlow side has more than 50%, in December "
+            "2021 and in the latest complete month. Downloads are not deployments: a runtime is "
+            "installed once per environment, a library per job; CI inflates both, and installs "
+            "served from a cache or a company mirror never reach the registries' counts. New "
+            "Hub models per deployment format (ONNX, TFLite, Core ML, OpenVINO, GGUF, "
+            "ExecuTorch) are in "
+            "data/results/hf_formats_monthly.csv. Details: docs/methodology/rounds.md.",
+            results=("rounds_monthly.csv", "hf_formats_monthly.csv")),
+    Section("pypi", "Package downloads (PyPI)", ("pypi_downloads",), ("pypi_downloads",),
+            ("pypi_",),
+            "Monthly downloads of each framework's packages from PyPI's download logs "
+            "(Linehaul; ClickHouse's pypi.pypi_downloads_per_month, one SQL query to the "
+            "public ClickHouse SQL playground per refresh, only the newest months asked "
+            "again). Headline reading: a framework's downloads are those of the packages a "
+            "user installs to get it (core package, CPU/GPU/platform builds, nightlies: "
+            "torch; tensorflow, tensorflow-cpu, tensorflow-gpu, tensorflow-macos, tf-nightly; "
+            "...), never a package another one pulls in (jaxlib, tensorflow-intel), a library "
+            "(flax) or a shim (tf-keras); the alternative counts the core package only. "
+            "Downloads are not users: CI runs, mirrors, caches and dependency installs count "
+            "(installing transformers pulls torch), and PyTorch's own wheel index and conda "
+            "are not in PyPI's logs. Package list: data/reference/framework_packages.csv; "
+            "details: docs/methodology/pypi_downloads.md.",
+            beyond="The article reads adoption from models, papers and jobs. Package "
+                   "downloads are the signal most often quoted today, and the only one with "
+                   "a complete monthly record for every framework from 2016 to last month: "
+                   "PyTorch, TensorFlow, JAX, Keras, MLX and ONNX Runtime on one axis.",
+            figures=(("PyTorch share of the frameworks' downloads", "pypi_pytorch_share_pct"),
+                     ("TensorFlow share", "pypi_tensorflow_share_pct"),
+                     ("JAX share", "pypi_jax_share_pct"),
+                     ("Keras share", "pypi_keras_share_pct"),
+                     ("PyTorch downloads / TensorFlow downloads", "pypi_pt_to_tf_ratio"),
+                     ("Same, core packages only (alternative reading)",
+                      "pypi_pt_to_tf_core_ratio")),
+            results=("pypi_monthly.csv",)),
 ]
 
 CSS = """
@@ -236,19 +260,54 @@ def scorecard_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
-def section_summaries(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list, list]]:
-    """Each section's summary table (columns, rows), for the sections that have one and whose
-    tables exist."""
-    out = {}
-    for section in SECTIONS:
-        if section.summary[1]:
-            try:
-                cursor = con.execute(section.summary[1])
-            except duckdb.CatalogException:  # not analysed yet
-                continue
-            rows = cursor.fetchall()
-            out[section.key] = ([d[0] for d in cursor.description], rows)
-    return out
+def our_figures(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    """Every figure we computed (out_figures), by id."""
+    if not table_exists(con, "out_figures"):
+        return {}
+    cursor = con.execute("SELECT figure_id, value, unit, as_of, snapshot_id FROM out_figures")
+    return {r[0]: {"value": r[1], "unit": r[2], "as_of": r[3], "snapshot_id": r[4]}
+            for r in cursor.fetchall()}
+
+
+#: the landscape section's table: each family's share of the last 12 complete months' new
+#: models in both readings and by downloads, beside the February 2022 listing's
+LANDSCAPE_TABLE = """
+    SELECT * EXCLUDE (o) FROM (
+        SELECT family_label AS "Family",
+               max(share_pct) FILTER (WHERE scope = 'last_12_months' AND reading = 'library')
+                   AS "Library reading, % (headline)",
+               max(share_pct) FILTER (WHERE scope = 'last_12_months' AND reading = 'tags')
+                   AS "Tags reading, %",
+               max(downloads_share_pct) FILTER (WHERE scope = 'last_12_months'
+                   AND reading = 'library') AS "Library reading, % of downloads",
+               max(share_pct) FILTER (WHERE scope = 'archive' AND reading = 'library')
+                   AS "Hub listing of Feb 2022, library reading, %",
+               min(family_order) AS o
+        FROM out_hf__landscape GROUP BY family_label
+        UNION ALL
+        SELECT label, max(v) FILTER (WHERE reading = 'library' AND scope = 'last_12_months'),
+               max(v) FILTER (WHERE reading = 'tags' AND scope = 'last_12_months'), NULL,
+               max(v) FILTER (WHERE reading = 'library' AND scope = 'archive'), o
+        FROM out_hf__landscape, LATERAL (VALUES
+            ('unresolved (% of all models)', unresolved_pct, 100),
+            ('tagged pytorch or tf, what the article''s rule sees (% of all)',
+             tag_coverage_pct, 101)) x(label, v, o)
+        WHERE family = 'pytorch' GROUP BY label, o)
+    ORDER BY o"""
+
+
+def landscape_table(con: duckdb.DuckDBPyConnection) -> str:
+    """The landscape section's summary table (HTML), once the analysis has run."""
+    if not table_exists(con, "out_hf__landscape"):
+        return ""
+    cursor = con.execute(LANDSCAPE_TABLE)
+    rows = cursor.fetchall()
+    if not any(any(v is not None for v in row[1:]) for row in rows):
+        return ""
+    columns = [d[0] for d in cursor.description]
+    cells = [("", [esc(row[0])] + [esc(fmt_value(v, "%")) for v in row[1:]]) for row in rows]
+    return ("<h3>Our figures: the models created in the last 12 complete months</h3>"
+            + table(columns, cells, numeric=set(range(1, len(columns)))))
 
 
 def reference_rows() -> dict[str, dict]:
@@ -354,12 +413,18 @@ def _no_data_notes(section: Section, sources: dict, status: dict) -> str:
     """A plain note per source of the section that has no data yet, with the command that
     collects it; an optional source that is not configured gets a quieter line."""
     notes = []
+    has_data = [n for n in section.sources if (status.get(n) or {}).get("snapshot_id")
+                is not None]
     for name in section.sources:
-        if name not in sources or (status.get(name) or {}).get("snapshot_id") is not None:
+        if name not in sources or name in has_data:
             continue
         source, skip = sources[name], sources[name].skip_reason()
         command = f"<code>python -m pipeline refresh --source {esc(name)}</code>"
-        if skip:
+        if name in section.continuations and has_data:
+            notes.append(f'<p class="optional">Today\'s values come from <code>{esc(name)}'
+                         f"</code> ({esc(source.title)}), not collected yet: {command} (a "
+                         "backfill that each refresh continues).</p>")
+        elif skip:
             notes.append(f'<p class="optional">Optional source <code>{esc(name)}</code> '
                          f"({esc(source.title)}) is not configured: {esc(skip)}; then "
                          f"{command}.</p>")
@@ -369,39 +434,53 @@ def _no_data_notes(section: Section, sources: dict, status: dict) -> str:
     return "".join(notes)
 
 
-def _summary(section: Section, summaries: dict[str, tuple[list[str], list[tuple]]]) -> str:
-    """A section's summary table of our results (e.g. the Hub landscape), if it has rows."""
-    columns, rows = summaries.get(section.key, ([], []))
+def _our_figures(section: Section, figures: dict[str, dict]) -> str:
+    """A beyond-the-article section's figures, as of December 2021 and today."""
+    rows = []
+    for label, stem in section.figures:
+        then, now = figures.get(f"{stem}_dec2021"), figures.get(f"{stem}_today")
+        if then is None and now is None:
+            continue
+        cells = [esc(label)] + [
+            esc(fmt_value(f["value"], f["unit"])) + (f" {esc(f['unit'])}" if f["unit"] not in
+                                                     ("%", "downloads") else "")
+            if f else "—" for f in (then, now)] + [_identifier(f"{stem}_today")]
+        rows.append(("", cells))
     if not rows:
         return ""
-    cells = [("", [esc(row[0])] + [esc(fmt_value(v, "%")) for v in row[1:]]) for row in rows]
-    link = (f'<p><a href="data/{esc(section.data_csv)}" download>Every month, family and '
-            f"reading (CSV)</a>.</p>" if section.data_csv else "")
-    return (f"<h3>{esc(section.summary[0])}</h3>"
-            + table(columns, cells, numeric=set(range(1, len(columns)))) + link)
+    return ("<h3>Our values</h3>" + table(
+        ["What", "December 2021 (the article's month)", "Today (latest complete month)",
+         "Figure"], rows, numeric={1, 2}))
 
 
 def _section(section: Section, rows: list[dict], reference: dict, charts: dict,
              charts_dir: Path, sources: dict, status: dict,
-             summaries: dict[str, tuple[list[str], list[tuple]]]) -> str:
+             figures: dict[str, dict] | None = None,
+             extras: dict[str, str] | None = None) -> str:
     mine = [r for r in rows if section_of(r["figure_id"]) == section.key]
-    parts = [f'<section id="{section.key}" class="topic"><h2>{esc(section.title)}</h2>',
+    title = f"Beyond the article: {section.title}" if section.beyond else section.title
+    parts = [f'<section id="{section.key}" class="topic"><h2>{esc(title)}</h2>',
              _no_data_notes(section, sources, status)]
-    parts.append("<h3>What the article says</h3>")
-    quotes = [reference.get(r["figure_id"], {}).get("quote") for r in mine]
-    quotes = list(dict.fromkeys(q for q in quotes if q))
-    if quotes:
-        parts += [f"<blockquote>{esc(q)}</blockquote>" for q in quotes]
-    elif section.claim:
-        parts.append(f"<p>{esc(section.claim)}</p>")
-    else:
-        parts.append("<p>The article states no figure for this section.</p>")
-    parts.append(_summary(section, summaries))
+    if section.beyond:
+        parts.append(f"<p>{esc(section.beyond)}</p>")
+        parts.append(_our_figures(section, figures or {}))
+    links = [f'<a href="data/{esc(name)}" download>{esc(name)}</a>' for name in section.results]
+    if links:
+        parts.append(f"<p>The monthly tables behind it (CSV): {' · '.join(links)}.</p>")
+    if not (section.beyond and not mine):  # a measure beyond the article has no claim
+        parts.append("<h3>What the article says</h3>")
+        quotes = [reference.get(r["figure_id"], {}).get("quote") for r in mine]
+        quotes = list(dict.fromkeys(q for q in quotes if q))
+        if quotes:
+            parts += [f"<blockquote>{esc(q)}</blockquote>" for q in quotes]
+        else:
+            parts.append("<p>The article states no figure for this section.</p>")
     if mine:
         parts.append("<h3>Our values and the scorecard</h3>")
         parts.append(_figure_rows(mine, with_section=False))
     parts.append("<h3>Charts</h3>")
     parts += [_chart(charts.get(name), name, charts_dir) for name in section.charts]
+    parts.append((extras or {}).get(section.key, ""))
     parts.append(f"<h3>Method</h3><p>{esc(section.method)}</p>")
     parts.append('<h3>Provenance</h3><ul class="provenance">')
     parts += [_source_line(n, sources[n], status.get(n)) for n in section.sources
@@ -416,6 +495,74 @@ def _snapshot_day(row: dict) -> str:
     if row.get("data_as_of"):
         return f"data of {row['data_as_of']:%Y-%m-%d} (collected {row['finished_at']:%Y-%m-%d})"
     return f"{row['finished_at']:%Y-%m-%d}"
+
+
+def _rows_of(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list:
+    return con.execute(sql, params or []).fetchall()
+
+
+def research_tables(con: duckdb.DuckDBPyConnection) -> str:
+    """The research section's tables from the proceedings' papers: the years since Horace
+    He's data (complete or still partial), today's meetings per conference, the meetings
+    both counted, and the Findings volumes (kept out of the series)."""
+    if not table_exists(con, "out_research__series") or not _rows_of(
+            con, "SELECT 1 FROM core_papers__meetings LIMIT 1"):
+        return ""
+    pct = lambda v: esc(fmt_value(v, "%"))  # noqa: E731
+    num = lambda v: esc(fmt_value(v))  # noqa: E731
+    years = _rows_of(con, """
+        SELECT year, pt_share_pct, jax_share_pct, processed, total_papers, complete, meetings,
+               partial_meetings, missing_meetings
+        FROM out_research__series WHERE level = 'year' AND series_source <> ?
+        ORDER BY year DESC""", ["Horace He (conference PDFs)"])
+    parts = ["<h3>Today: the proceedings' papers, year by year</h3>",
+             "<p>Pooled over the main-track meetings of each year. A year enters the "
+             "headline figures only when every meeting of it is complete; the others are "
+             "still being read (each refresh continues the backfill).</p>",
+             table(["Year", "PyTorch share", "JAX share", "Papers read / listed", "Complete",
+                    "Meetings", "Not finished or not published yet"],
+                   [("", [esc(y), pct(pt), pct(jax), f"{num(done)} / {num(listed)}",
+                          "yes" if ok else "no", esc(meetings),
+                          esc("; ".join(x for x in (partial, missing) if x) or "—")])
+                    for y, pt, jax, done, listed, ok, meetings, partial, missing in years],
+                   numeric={0, 1, 2, 3})]
+    meetings = _rows_of(con, """
+        SELECT conference, year, pt_share_pct, jax_share_pct, processed, failed, total_papers,
+               complete
+        FROM out_research__series WHERE level = 'meeting' AND series_source = ?
+        ORDER BY conference, year""", ["Proceedings PDFs (papers)"])
+    parts += ["<h3>Per conference</h3>",
+              table(["Conference", "Year", "PyTorch share", "JAX share", "Read", "Failed",
+                     "Listed", "Complete"],
+                    [("", [esc(c), esc(y), pct(pt), pct(jax), num(r), num(f), num(n),
+                           "yes" if ok else "no"])
+                     for c, y, pt, jax, r, f, n, ok in meetings], numeric={1, 2, 3, 4, 5, 6})]
+    compared = _rows_of(con, """
+        SELECT conference, year, he_pt_share_pct, our_pt_share_pct, share_difference_pts,
+               he_total_papers, our_total_papers, our_complete
+        FROM out_research__comparison ORDER BY conference, year""")
+    if compared:
+        parts += ["<h3>The same meetings, counted by Horace He and by this pipeline</h3>",
+                  "<p>Why they differ: docs/methodology/research.md (whole words only, so "
+                  "\u201cGPyTorch\u201d does not count; PDFium instead of pdftotext; today's "
+                  "listings).</p>",
+                  table(["Meeting", "Horace He", "Ours", "Difference (points)",
+                         "Papers (his / ours)", "Ours complete"],
+                        [("", [esc(f"{c} {y}"), pct(he), pct(ours), num(diff),
+                               f"{num(a)} / {num(b)}", "yes" if ok else "no"])
+                         for c, y, he, ours, diff, a, b, ok in compared],
+                        numeric={1, 2, 3, 4})]
+    findings = _rows_of(con, """
+        SELECT conference, year, pt_share_pct, jax_share_pct, processed, listed, complete
+        FROM core_papers__meetings WHERE track = 'findings' ORDER BY conference, year""")
+    if findings:
+        parts += ["<h3>Findings volumes (not in the series)</h3>",
+                  table(["Findings of", "Year", "PyTorch share", "JAX share",
+                         "Papers read / listed", "Complete"],
+                        [("", [esc(c), esc(y), pct(pt), pct(jax), f"{num(r)} / {num(n)}",
+                               "yes" if ok else "no"])
+                         for c, y, pt, jax, r, n, ok in findings], numeric={1, 2, 3, 4})]
+    return "".join(parts)
 
 
 def _sources_table(sources: dict, status: dict) -> str:
@@ -448,7 +595,8 @@ def _notebooks(names: list[str]) -> str:
 
 def render(rows: list[dict], reference: dict, charts: dict, charts_dir: Path, sources: dict,
            status: dict, notebooks: list[str], built: str,
-           summaries: dict[str, tuple[list[str], list[tuple]]] | None = None) -> str:
+           figures: dict[str, dict] | None = None,
+           extras: dict[str, str] | None = None) -> str:
     """The page as a string (pure: every input is passed in)."""
     matches = sum(r.get("status") == "matches" for r in rows)
     missing = sum(r.get("status") in (None, "no data yet") for r in rows)
@@ -474,7 +622,7 @@ def render(rows: list[dict], reference: dict, charts: dict, charts_dir: Path, so
         _chart(charts.get("scorecard"), "scorecard", charts_dir),
         "</section>",
     ]
-    body += [_section(s, rows, reference, charts, charts_dir, sources, status, summaries or {})
+    body += [_section(s, rows, reference, charts, charts_dir, sources, status, figures, extras)
              for s in SECTIONS]
     body += ['<section id="history"><h2>Figures over time</h2>',
              "<p>The article is one moment; every refresh that changes a figure adds a point "
@@ -512,8 +660,8 @@ def _copy_files(settings: Settings, charts: dict, build: Path) -> list[str]:
             if (settings.charts_dir / name).is_file():
                 shutil.copy2(settings.charts_dir / name, build / "charts" / name)
     (build / "data").mkdir()
-    for name in ("scorecard.csv", "figures.csv", "figures_history.csv",
-                 "hf_landscape_monthly.csv"):
+    results = [name for section in SECTIONS for name in section.results]
+    for name in ("scorecard.csv", "figures.csv", "figures_history.csv", *results):
         if (settings.results_dir / name).is_file():
             shutil.copy2(settings.results_dir / name, build / "data" / name)
     copied = []
@@ -554,7 +702,8 @@ def build_site(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
             rows=scorecard_rows(con), reference=reference_rows(), charts=charts,
             charts_dir=build / "charts", sources=all_sources(),
             status={r["source"]: r for r in source_status(con)}, notebooks=notebooks,
-            built=f"{utcnow():%Y-%m-%d %H:%M}", summaries=section_summaries(con))
+            built=f"{utcnow():%Y-%m-%d %H:%M}", figures=our_figures(con),
+            extras={"research": research_tables(con), "landscape": landscape_table(con)})
         (build / "index.html").write_text(page)
         _swap_in(build, site_dir)
     except BaseException:

@@ -109,6 +109,9 @@ class CollectContext:
     #: when the data was taken, if the source knows and it is not now (an archived listing);
     #: stored as snapshots.data_as_of, shown as the snapshot's date
     data_as_of: datetime | None = None
+    #: parts of the collection that failed while the rest was stored (e.g. one proceedings
+    #: site of several): the snapshot is kept and the run then fails naming them
+    problems: list[str] = field(default_factory=list)
 
     @property
     def log(self) -> logging.Logger:

@@ -9,6 +9,7 @@ import io
 import json
 import os
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -84,9 +85,9 @@ def hub_archive_run(tmp_path_factory) -> Refreshed:
     return Refreshed(settings, first, second, second_err, err)
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """A private data dir, fast retries and short timeouts; no source URL or token leaks in."""
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A private data dir, fast retries and short timeouts; no source URL or token leaks in
+    (the `env` fixture; module-scoped fixtures call it with their own monkeypatch)."""
     for key in list(os.environ):
         if key.startswith("ADOPTION_") or key in ("HF_TOKEN", "GITHUB_TOKEN", "ADZUNA_APP_ID",
                                                   "ADZUNA_APP_KEY", "CI"):
@@ -109,6 +110,12 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name in all_sources():
         monkeypatch.setenv(env_name(name), f"http://127.0.0.1:9/unconfigured-{name}")
     return Settings.from_env()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A private data dir, fast retries and short timeouts; no source URL or token leaks in."""
+    return isolated_env(tmp_path, monkeypatch)
 
 
 @dataclass
@@ -160,3 +167,66 @@ def mirror_server(env: Settings, monkeypatch: pytest.MonkeyPatch):
     with AlgoliaServer(mirror=HN_MIRROR) as server:
         monkeypatch.setenv("ADOPTION_JOBS_HN_URL", server.base_url)
         yield server
+
+
+def db_rows(env: Settings, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of a query on the test's database, opened read-only."""
+    from pipeline.store import connect
+
+    con = connect(env.db_path, read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+#: the package-download sources' collection day in tests
+DOWNLOADS_TODAY = date(2026, 12, 2)
+
+
+@pytest.fixture(scope="session")
+def clickhouse_fake():
+    from tests.fakes.clickhouse import ClickHouseServer
+
+    with ClickHouseServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def npm_fake():
+    from tests.fakes.npm import NpmServer
+
+    with NpmServer() as server:
+        yield server
+
+
+@pytest.fixture
+def pypi_server(clickhouse_fake, env: Settings, monkeypatch: pytest.MonkeyPatch):
+    """The fake ClickHouse SQL endpoint with every reference package's monthly downloads from
+    2016 to DOWNLOADS_TODAY's month, as the pypi_downloads URL; the source's today is fixed."""
+    from pipeline import rules
+    from pipeline.sources import pypi_downloads
+    from tests.fakes.clickhouse import synthetic
+
+    clickhouse_fake.reset(synthetic(rules.pypi_packages(), date(2016, 1, 1),
+                                    DOWNLOADS_TODAY.replace(day=1)))
+    monkeypatch.setenv("ADOPTION_PYPI_DOWNLOADS_URL", clickhouse_fake.url)
+    monkeypatch.setattr(pypi_downloads, "today", lambda: DOWNLOADS_TODAY)
+    return clickhouse_fake
+
+
+@pytest.fixture
+def npm_server(npm_fake, env: Settings, monkeypatch: pytest.MonkeyPatch):
+    """The fake npm download counts API with every reference npm package's daily counts up to
+    the day before DOWNLOADS_TODAY (npm's newest day), as the npm_downloads URL."""
+    from pipeline.sources import npm_downloads
+    from tests.fakes.npm import reference_counts
+
+    npm_fake.packages = reference_counts(DOWNLOADS_TODAY - timedelta(days=1))
+    npm_fake.cut_months = 18
+    npm_fake.ranges.clear()
+    npm_fake.requests.clear()
+    npm_fake.clear_faults()
+    monkeypatch.setenv("ADOPTION_NPM_DOWNLOADS_URL", npm_fake.url)
+    monkeypatch.setattr(npm_downloads, "today", lambda: DOWNLOADS_TODAY)
+    return npm_fake

@@ -53,6 +53,8 @@ def test_reference_figures_file_is_complete():
         "pwc_pt_share_q4_2021_pct", "pwc_tf_share_q4_2021_pct", "pwc_repos_q4_2021",
         # the two claims readers check first (issue 13, part 5)
         "hf_tf_also_pt_pct", "jobs_hn_tf_to_pt_ratio",
+        # the article's rounds 2 and 3, measured by downloads (issue 27)
+        "deploy_tf_share_pct", "ecosystem_tf_share_pct",
     }
     for row in rows:
         assert row["quote"] and row["method_note"] and row["tolerance"], row["figure_id"]

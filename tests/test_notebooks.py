@@ -12,7 +12,7 @@ from pipeline.notebooks import NOTEBOOKS_DIR, execute, execute_all
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 EXPECTED = ["00_overview", "01_huggingface", "02_research_papers", "03_papers_with_code",
-            "04_jobs"]
+            "04_jobs", "05_package_downloads", "06_rounds"]
 
 
 def test_every_section_has_a_notebook():

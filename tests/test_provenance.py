@@ -287,7 +287,8 @@ def test_offline_refresh_with_default_upstreams_fails_fast(cli, env, monkeypatch
     monkeypatch.setenv("ADOPTION_HTTP_BACKOFF", "1")
     monkeypatch.setenv("ADOPTION_HTTP_TIMEOUT", "30")
     took = {}
-    for name in ("conferences", "jobs_hn", "papers_with_code", "hf_models"):
+    for name in ("conferences", "jobs_hn", "papers_with_code", "hf_models", "pypi_downloads",
+                 "npm_downloads"):
         started = time.monotonic()
         result = cli("collect", name)
         took[name] = time.monotonic() - started

@@ -10,13 +10,14 @@ import html
 import os
 import re
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from pipeline.charts import read_index
 from pipeline.config import PROJECT_ROOT
-from pipeline.notebooks import execute_all
+from pipeline.notebooks import NOTEBOOKS_DIR, execute_all
 from pipeline.report import REFERENCE_FILE
 from pipeline.site import self_contained
 from tests.fakes.hf_hub import FakeHfHub
@@ -149,7 +150,7 @@ def test_site_after_the_offline_refresh_in_a_browser(cli, env, conference_server
     assert len(hub) == 7 and all(r["ours_as_of_article"] for r in hub)
     assert "refresh --source papers_with_code" in seen["sections"]["pwc"]
     assert seen["sections"]["research"] == "" and seen["sections"]["migration"] == ""
-    assert len(seen["notebooks"]) == 5
+    assert len(seen["notebooks"]) == len(list(NOTEBOOKS_DIR.glob("*.ipynb")))
     page = (site / "index.html").read_text()
     with (env.results_dir / "scorecard.csv").open() as fh:
         reasons = {r["figure_id"]: r["reason"] for r in csv.DictReader(fh) if r["reason"]}
@@ -163,23 +164,36 @@ def test_site_after_the_offline_refresh_in_a_browser(cli, env, conference_server
 
 def test_site_with_every_source_in_a_browser(cli, env, conference_server, mirror_server,
                                              monkeypatch):
-    """Every chart drawn from data (Hub and Papers with Code from their fakes)."""
-    from tests.fakes import hf_archive, pwc
+    """Every chart drawn from data (Hub and its February 2022 listing, Papers with Code, PyPI
+    and npm downloads from fakes)."""
+    from pipeline import rules
+    from pipeline.store import utcnow
+    from tests.fakes import clickhouse, hf_archive, npm, pwc
 
+    today = utcnow().date()
+    downloads = clickhouse.synthetic(rules.pypi_packages(), date(2016, 1, 1),
+                                     today.replace(day=1))
+    daily = {name: npm.daily(first, today, 500) for name, first in rules.npm_packages().items()}
     files = hf_archive.listing(60)
     with FakeHfHub(n=300, article_share=0.2) as hub, pwc.FakeHub() as archive, \
+            clickhouse.ClickHouseServer(downloads) as sql, npm.NpmServer(daily) as registry, \
             hf_archive.FakeGitHub(files) as github:
         monkeypatch.setenv("ADOPTION_HF_MODELS_URL", hub.url)
         monkeypatch.setenv("ADOPTION_PAPERS_WITH_CODE_URL", archive.url)
+        monkeypatch.setenv("ADOPTION_PYPI_DOWNLOADS_URL", sql.url)
+        monkeypatch.setenv("ADOPTION_NPM_DOWNLOADS_URL", registry.url)
         monkeypatch.setenv("ADOPTION_HF_ARCHIVE_URL", github.url)
         monkeypatch.setenv("ADOPTION_HF_ARCHIVE_COMMIT", github.commit)
         monkeypatch.setenv("ADOPTION_HF_ARCHIVE_CONTENT_SHA256", hf_archive.content_digest(files))
         result = cli("refresh", "--source", "conferences", "--source", "jobs_hn",
                      "--source", "hf_models", "--source", "papers_with_code",
+                     "--source", "pypi_downloads", "--source", "npm_downloads",
                      "--source", "hf_archive")
     assert result.rc == 0, result.err
     entries = read_index(env.charts_dir)
-    assert all(e["has_data"] for n, e in entries.items() if n != "job_postings"), entries
+    # job postings need hand-recorded counts; today's migration, the papers backfill
+    assert all(e["has_data"] for n, e in entries.items()
+               if n not in ("job_postings", "author_migration_sankey_today")), entries
     seen = check_in_browser(env.data_dir / "site", env.charts_dir, "every-source")
     assert all(text == "" for key, text in seen["sections"].items() if key != "jobs"), seen
 

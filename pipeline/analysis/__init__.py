@@ -36,6 +36,9 @@ class Figure:
     as_of: str  # "article" (as of the article's date) or "today" (latest data)
     source: str
     snapshot_id: int
+    #: which data a "today" value stands for (e.g. the year and meetings pooled): stored in
+    #: out_figure_notes as "today: <note>" for the scorecard row of the figure's reference id
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,17 +48,19 @@ class Analysis:
     run: Callable[[duckdb.DuckDBPyConnection], list[Figure]]
     #: the analysis needs every source (True) or any one of them (False)
     needs_all: bool = True
-    #: rule tables it reads (e.g. data/reference/hub_frameworks.csv): their content is part of
-    #: its code key, so editing one re-runs it
-    data_files: tuple[Path, ...] = ()
-    #: result tables also written as CSV into data/results/: file name -> SELECT
-    result_csvs: dict[str, str] = field(default_factory=dict)
+    #: result CSVs it publishes: file name in data/results/ -> the query that fills it
+    exports: dict[str, str] = field(default_factory=dict)
 
 
 FIGURES_DDL = """
 CREATE TABLE IF NOT EXISTS out_figures (
     analysis VARCHAR NOT NULL, figure_id VARCHAR NOT NULL, value DOUBLE, unit VARCHAR,
     as_of VARCHAR, source VARCHAR, snapshot_id BIGINT
+)"""
+#: a computed sentence an analysis adds to a scorecard row's reason (e.g. which tools lead)
+NOTES_DDL = """
+CREATE TABLE IF NOT EXISTS out_figure_notes (
+    analysis VARCHAR NOT NULL, figure_id VARCHAR NOT NULL, note VARCHAR NOT NULL
 )"""
 FIGURE_COLUMNS = ["figure_id", "value", "unit", "as_of", "source", "snapshot_id"]
 HISTORY_DDL = """
@@ -96,9 +101,10 @@ def _inputs(con: duckdb.DuckDBPyConnection, analysis: Analysis) -> tuple[dict, s
     snapshots = {s: current_snapshot_id(con, s) for s in analysis.sources}
     present = [v is not None for v in snapshots.values()]
     ready = all(present) if analysis.needs_all else any(present)
-    # the shared rules (pipeline/rules.py) are part of every analysis' code
-    code = inspect.getsource(inspect.getmodule(analysis.run)) + inspect.getsource(rules)
-    code += "".join(path.read_text() for path in analysis.data_files)
+    # the shared rules (pipeline/rules.py and the reference files they read) are part of
+    # every analysis' code
+    code = (inspect.getsource(inspect.getmodule(analysis.run)) + inspect.getsource(rules)
+            + rules.reference_digest())
     key = json.dumps({"snapshots": snapshots, "code": hashlib.sha256(code.encode()).hexdigest()},
                      sort_keys=True)
     return snapshots, key, ready
@@ -107,6 +113,7 @@ def _inputs(con: duckdb.DuckDBPyConnection, analysis: Analysis) -> tuple[dict, s
 def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = False) -> dict:
     """Run every analysis whose inputs changed; write data/results/figures.csv."""
     con.execute(FIGURES_DDL)
+    con.execute(NOTES_DDL)
     con.execute(HISTORY_DDL)
     report: dict[str, str] = {}
     for analysis in all_analyses().values():
@@ -118,18 +125,25 @@ def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = Fal
                          [f"analysis:{analysis.name}"])[0]
         if last == key and not force:
             report[analysis.name] = "unchanged (skipped)"
+            write_exports(con, analysis, results_dir, missing_only=True)
             continue
         started = time.perf_counter()
         con.execute("BEGIN TRANSACTION")
         try:
+            con.execute("DELETE FROM out_figure_notes WHERE analysis = ?", [analysis.name])
             figures = analysis.run(con)
             con.execute("DELETE FROM out_figures WHERE analysis = ?", [analysis.name])
             if figures:  # DuckDB refuses executemany with no rows (e.g. job boards, no HN)
                 con.executemany(
-                    "INSERT INTO out_figures VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO out_figures (analysis, figure_id, value, unit, as_of, source, "
+                    "snapshot_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [[analysis.name, f.figure_id, f.value, f.unit, f.as_of, f.source,
                       f.snapshot_id] for f in figures],
                 )
+            notes = [[analysis.name, f.figure_id.removesuffix("_today"), f"today: {f.note}"]
+                     for f in figures if f.note]
+            if notes:
+                con.executemany("INSERT INTO out_figure_notes VALUES (?, ?, ?)", notes)
             con.execute(APPEND_HISTORY, {"inputs": json.dumps(snapshots), "now": utcnow(),
                                          "analysis": analysis.name})
             con.execute("INSERT OR REPLACE INTO step_runs VALUES (?, ?, ?)",
@@ -143,18 +157,21 @@ def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = Fal
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        write_exports(con, analysis, results_dir)
         report[analysis.name] = f"{len(figures)} figures in {time.perf_counter() - started:.1f} s"
     write_figures_csv(con, results_dir / "figures.csv")
-    for analysis in all_analyses().values():
-        outcome = report.get(analysis.name, "")
-        if outcome == "no data yet" or outcome.startswith("failed"):
-            continue  # a failed analysis is reported above; its last CSV stays
-        for name, sql in analysis.result_csvs.items():
-            write_csv(con, sql, results_dir / name)
     write_csv(con, f"SELECT {', '.join(HISTORY_COLUMNS)} FROM out_figures_history "
                    "ORDER BY figure_id, data_date, computed_at",
               results_dir / "figures_history.csv")
     return report
+
+
+def write_exports(con: duckdb.DuckDBPyConnection, analysis: Analysis, results_dir: Path,
+                  missing_only: bool = False) -> None:
+    """The analysis' result CSVs (e.g. data/results/pypi_monthly.csv), from its tables."""
+    for name, sql in analysis.exports.items():
+        if not (missing_only and (results_dir / name).is_file()):
+            write_csv(con, sql, results_dir / name)
 
 
 def write_figures_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:

@@ -194,7 +194,6 @@ def run(con: duckdb.DuckDBPyConnection) -> list[Figure]:
 
 ANALYSIS = Analysis(
     name="hf_landscape", sources=(SOURCE, ARCHIVE), run=run, needs_all=False,
-    data_files=(rules.HUB_FRAMEWORKS,),
-    result_csvs={RESULT_CSV: "SELECT " + ", ".join(
+    exports={RESULT_CSV: "SELECT " + ", ".join(
         f"round({c}, 3) AS {c}" if c.endswith("_pct") else c for c in MONTHLY_COLUMNS)
         + " FROM out_hf__landscape_monthly ORDER BY month, reading DESC, family_order"})

@@ -18,9 +18,12 @@ JAX = "#2E86AB"
 OTHER = "#9AA5B1"
 NONE = "#D5DBE1"
 ARTICLE = "#1F2933"  # the article's reference values
+KERAS = "#B5179E"
+MLX = "#3D405B"
+ONNX = "#5E8C31"
 FRAMEWORK_COLOURS = {
     "PyTorch": PYTORCH, "TensorFlow": TENSORFLOW, "Both": BOTH, "JAX": JAX,
-    "Other": OTHER, "None": NONE,
+    "Other": OTHER, "None": NONE, "Keras": KERAS, "MLX": MLX, "ONNX Runtime": ONNX,
 }
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.8, 110  # ~880 px wide: readable at README width
 

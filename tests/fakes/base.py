@@ -22,10 +22,10 @@ Hostile bodies (the attacks of tests/faults/test_hostile_faults.py), same interf
 tests through REQUESTS_CA_BUNDLE): credentials are only ever sent over HTTPS.
 
 `times=None` means forever. Every request is recorded in `server.requests` (with the status
-served). `latency` (seconds before each reply) and `bandwidth` (bytes/s of each body) make the
-fake as slow as a real network. A stopped server serves nothing more: handlers still sleeping
-in a "hang" fault or in `latency` wake up and close their connection without a reply, so they
-cannot write into (or print tracebacks during) a later test.
+served, and a POST's body). `latency` (seconds before each reply) and `bandwidth` (bytes/s of
+each body) make the fake as slow as a real network. A stopped server serves nothing more:
+handlers still sleeping in a "hang" fault or in `latency` wake up and close their connection
+without a reply, so they cannot write into (or print tracebacks during) a later test.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class Request:
     headers: dict[str, str]
     bytes_sent: int = 0
     status: int = 0
+    body: bytes = b""  # a POST's body
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -188,10 +189,15 @@ class FakeServer:
             def do_GET(self) -> None:  # noqa: N802
                 self._serve(head=False)
 
+            def do_POST(self) -> None:  # noqa: N802
+                self._serve(head=False)
+
             def _serve(self, head: bool) -> None:
                 parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
                 request = Request(self.command, parts.path, parse_qs(parts.query),
-                                  {k.lower(): v for k, v in self.headers.items()})
+                                  {k.lower(): v for k, v in self.headers.items()},
+                                  body=self.rfile.read(length) if length else b"")
                 with server._lock:
                     server.requests.append(request)
                 fault = server._take_fault(parts.path)
