@@ -30,14 +30,16 @@ LAUNCHER = (
     "proc = subprocess.Popen(sys.argv[2:])\n"
     "_, status, usage = os.wait4(proc.pid, 0)\n"
     "with open(sys.argv[1], 'w') as fh:\n"
-    "    json.dump({'rc': os.waitstatus_to_exitcode(status), 'maxrss_kib': usage.ru_maxrss}, fh)\n"
+    "    json.dump({'rc': os.waitstatus_to_exitcode(status), 'maxrss_kib': usage.ru_maxrss,\n"
+    "               'cpu_s': usage.ru_utime + usage.ru_stime}, fh)\n"
 )
 
 
 def run_measured(args: list[str], env: dict[str, str] | None = None,
                  cwd: Path | None = None) -> dict:
-    """Run a Python child; returns its wall seconds, its own peak RSS (MiB) and its JSON
-    result if the child printed one as its last stdout line."""
+    """Run a Python child; returns its wall seconds, its CPU seconds (user + system, its own and
+    its waited-for children's: steadier than wall time on a shared machine), its own peak RSS
+    (MiB) and its JSON result if the child printed one as its last stdout line."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "rusage.json"
         started = time.perf_counter()
@@ -55,8 +57,8 @@ def run_measured(args: list[str], env: dict[str, str] | None = None,
             result = json.loads(lines[-1])
         except json.JSONDecodeError:
             result = {}
-    return {"wall_s": wall, "peak_rss_mib": usage["maxrss_kib"] / 1024, "result": result,
-            "stderr": proc.stderr}
+    return {"wall_s": wall, "cpu_s": usage.get("cpu_s"), "peak_rss_mib": usage["maxrss_kib"] / 1024,
+            "result": result, "stderr": proc.stderr}
 
 
 def table(headers: list[str], rows: list[list]) -> str:

@@ -286,7 +286,9 @@ def _print_source(name: str, source: Any, row: dict | None, settings: Settings) 
     if row is None or row["snapshot_id"] is None:
         current = "no good snapshot yet"
     else:
-        current = (f"snapshot {row['snapshot_id']} at {_when(row['finished_at'])}, "
+        taken = (f" (data as of {_when(row['data_as_of'])})" if row.get("data_as_of")
+                 else "")
+        current = (f"snapshot {row['snapshot_id']} at {_when(row['finished_at'])}{taken}, "
                    f"{row['row_count']} rows, from {row['origin_url']}, "
                    f"sha256 {row['sha256'][:12]}")
     print(log_line(f"{name}: {current}"))

@@ -147,10 +147,11 @@ def run_source(con: duckdb.DuckDBPyConnection, source: Source, settings: Setting
         sha = ctx.manifest_sha256()
         con.execute(
             "UPDATE snapshots SET status = 'ok', finished_at = ?, row_count = ?, sha256 = ?, "
-            "origin_url = ?, parameters = ?, partial = ?, promoted = ? WHERE snapshot_id = ?",
+            "origin_url = ?, parameters = ?, partial = ?, promoted = ?, data_as_of = ? "
+            "WHERE snapshot_id = ?",
             [utcnow(), rows, sha, redact(ctx.origin.base),
              json.dumps(options | ctx.parameters | {"rows_by_table": counts}, default=str),
-             ctx.partial, not drop, snapshot_id],
+             ctx.partial, not drop, ctx.data_as_of, snapshot_id],
         )
         _place_raw(ctx, staging, final_dir, sha)
         pause_point("before-commit")
@@ -251,6 +252,8 @@ def _place_raw(ctx: CollectContext, staging: Path, final_dir: Path, sha: str) ->
         "origin": redact(ctx.origin.base),
         "public_origin": ctx.parameters.get("public_origin"),
         "accessed_at": utcnow().isoformat(timespec="seconds") + "Z",
+        **({"data_as_of": ctx.data_as_of.isoformat(timespec="seconds") + "Z"}
+           if ctx.data_as_of else {}),
         "licence": ctx.source.licence,
         "sha256": sha,
         "files": [{k: v for k, v in vars(f).items() if v is not None} for f in ctx.raw_files],

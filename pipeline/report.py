@@ -26,6 +26,20 @@ def load_reference(con: duckdb.DuckDBPyConnection, path: Path = REFERENCE_FILE) 
         "CREATE OR REPLACE TEMP TABLE ref_article_figures AS "
         "SELECT * FROM read_csv(?, header = true, all_varchar = true)", [str(path)]
     )
+    for optional in ("alternatives", "context"):
+        con.execute(f"ALTER TABLE ref_article_figures ADD COLUMN IF NOT EXISTS {optional} "
+                    "VARCHAR")
+    # the day a snapshot's data was taken, when its source knows it (an archived listing)
+    dated = ("SELECT snapshot_id, data_as_of FROM snapshots WHERE data_as_of IS NOT NULL"
+             if _has_column(con, "snapshots", "data_as_of")
+             else "SELECT NULL::BIGINT AS snapshot_id, NULL::TIMESTAMP AS data_as_of LIMIT 0")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW ref_snapshot_dates AS {dated}")
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.columns WHERE "
+                            "table_name = ? AND column_name = ?", [table, column]
+                            ).fetchall()[0][0])
 
 
 #: a value with its unit as the scorecard writes it: 52.9%, 4,500 repositories, 0.41 ×
@@ -46,11 +60,15 @@ CREATE OR REPLACE TEMP MACRO scorecard_fmt(v, u) AS
 # column ("figure_id: label; ..."), and whether the article's value lies between our readings
 # (those in the row's unit, the headline included). Only ids are typed there, never values.
 # A "today" value that says which data it stands for (its figure's note: the year and meetings
-# pooled) is such a note: "today: <note>".
+# pooled) is such a note: "today: <note>". Last, the computed context named in the reference
+# file's `context` column (same form as `alternatives`: figures that qualify the row, e.g. how
+# much of today's Hub the tags see, listed but never compared with the article).
 SCORECARD_SQL = """
 CREATE OR REPLACE TABLE out_scorecard AS
 WITH ours AS (
-    SELECT figure_id, value, unit, snapshot_id, source FROM out_figures
+    SELECT f.figure_id, f.value, f.unit, f.snapshot_id, f.source,
+           coalesce(' (data of ' || strftime(d.data_as_of, '%Y-%m-%d') || ')', '') AS dated
+    FROM out_figures f LEFT JOIN ref_snapshot_dates d USING (snapshot_id)
 ), joined AS (
     SELECT r.figure_id, r.section, CAST(r.value AS DOUBLE) AS article_value, r.unit,
            r.comparison, r.tolerance, r.method_note,
@@ -60,9 +78,9 @@ WITH ours AS (
                 WHEN t.value IS NOT NULL THEN 'today' END AS evaluated_on,
            concat_ws('; ',
                CASE WHEN a.snapshot_id IS NOT NULL
-                    THEN a.source || ' #' || a.snapshot_id END,
+                    THEN a.source || ' #' || a.snapshot_id || a.dated END,
                CASE WHEN t.snapshot_id IS NOT NULL AND t.snapshot_id IS DISTINCT FROM a.snapshot_id
-                    THEN t.source || ' #' || t.snapshot_id END) AS snapshots,
+                    THEN t.source || ' #' || t.snapshot_id || t.dated END) AS snapshots,
            CASE WHEN ends_with(r.tolerance, '%')
                 THEN CAST(rtrim(r.tolerance, '%') AS DOUBLE) / 100 * CAST(r.value AS DOUBLE)
                 ELSE CAST(r.tolerance AS DOUBLE) END AS tolerance_abs,
@@ -74,6 +92,16 @@ WITH ours AS (
     SELECT figure_id, unnest(string_split(alternatives, ';')) AS item,
            unnest(generate_series(1, len(string_split(alternatives, ';')))) AS pos
     FROM ref_article_figures WHERE nullif(trim(alternatives), '') IS NOT NULL
+), context_items AS (
+    SELECT figure_id, unnest(string_split(context, ';')) AS item,
+           unnest(generate_series(1, len(string_split(context, ';')))) AS pos
+    FROM ref_article_figures WHERE nullif(trim(context), '') IS NOT NULL
+), context AS (
+    SELECT i.figure_id,
+           string_agg(trim(substr(i.item, strpos(i.item, ':') + 1)) || ': '
+                      || scorecard_fmt(o.value, o.unit), '; ' ORDER BY i.pos) AS listed
+    FROM context_items i JOIN ours o ON o.figure_id = trim(split_part(i.item, ':', 1))
+    GROUP BY i.figure_id
 ), alternatives AS (
     SELECT i.figure_id, i.pos, trim(substr(i.item, strpos(i.item, ':') + 1)) AS label,
            o.value, o.unit
@@ -115,9 +143,11 @@ SELECT figure_id, section, article_value, unit, ours_as_of_article, ours_today,
                      || CASE WHEN article_value BETWEEN r.lo AND r.hi THEN ' lies between'
                              ELSE ' lies outside' END
                      || ' our readings (' || scorecard_fmt(r.lo, unit) || ' to '
-                     || scorecard_fmt(r.hi, unit) || ')' END), '') AS reason,
+                     || scorecard_fmt(r.hi, unit) || ')' END,
+           c.listed), '') AS reason,
        method_note AS note
 FROM joined LEFT JOIN readings r USING (figure_id) LEFT JOIN notes n USING (figure_id)
+     LEFT JOIN context c USING (figure_id)
 ORDER BY ord
 """
 
@@ -179,7 +209,9 @@ def sources_markdown(con: duckdb.DuckDBPyConnection) -> str:
         row = status.get(name) or {}
         current = "no data yet"
         if row.get("snapshot_id") is not None:
-            current = (f"#{row['snapshot_id']}, {row['data_date']:%Y-%m-%d}, "
+            day = (f"data of {row['data_as_of']:%Y-%m-%d}" if row.get("data_as_of")
+                   else f"{row['data_date']:%Y-%m-%d}")
+            current = (f"#{row['snapshot_id']}, {day}, "
                        f"{row['row_count']:,} rows, sha256 `{row['sha256'][:10]}`, from "
                        f"{markdown_text(shown_origin(row['origin_url'], row['public_origin']))}")
         last = row.get("last_status") or "never run"

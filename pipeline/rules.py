@@ -49,6 +49,13 @@ article's rounds 2 and 3 (data/reference/rounds_packages.csv), each with its reg
 its packages (a renamed package and its new name are one tool), each counted from its first
 month only (a name held by another project before, or placeholders, never count); neutral tools
 are shown but never in a side's share. Stated in docs/methodology/rounds.md.
+
+**Hub framework families** (`hub_frameworks`, `hub_framework_tags_sql`, `hub_family_sql`): the
+table `data/reference/hub_frameworks.csv` maps Hub tags and `library_name` values (compared
+case-insensitively) to the families of HUB_FAMILIES, each with its reason. Two readings:
+`tags` (a model belongs to every family whose tags it carries) and `library` (the tags reading;
+for a model with no framework tag, the family of its library). A model may be in several
+families; one with none is "unresolved". Stated in docs/methodology/hf_models.md.
 """
 
 from __future__ import annotations
@@ -424,7 +431,7 @@ def reference_digest() -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for path in (FRAMEWORK_PACKAGES_FILE, ROUNDS_PACKAGES_FILE):
+    for path in (FRAMEWORK_PACKAGES_FILE, ROUNDS_PACKAGES_FILE, HUB_FRAMEWORKS):
         digest.update(path.read_bytes() if path.is_file() else b"")
     return digest.hexdigest()
 
@@ -500,3 +507,76 @@ def rounds_packages(path: Path | None = None) -> list[RoundsPackage]:
                                   date(int(month[1]), int(month[2]), 1),
                                   (row["note"] or "").strip()))
     return rows
+
+
+# -- HuggingFace Hub: framework families ---------------------------------------------------
+
+HUB_FRAMEWORKS = REFERENCE_DIR / "hub_frameworks.csv"
+#: family id -> label, in the order charts and tables show them
+HUB_FAMILIES = {"pytorch": "PyTorch", "tensorflow": "TensorFlow/Keras", "jax": "JAX/Flax",
+                "mlx": "MLX", "gguf": "GGUF", "onnx": "ONNX", "other": "other"}
+HUB_READINGS = ("tags", "library")
+
+
+@dataclass(frozen=True)
+class FrameworkRule:
+    kind: str  # "tag" or "library"
+    value: str  # lower case
+    family: str  # a key of HUB_FAMILIES
+    reason: str
+
+
+def hub_frameworks(path: Path | None = None) -> list[FrameworkRule]:
+    """The mapping table, checked: known kinds and families, lower-case unique values and a
+    reason on every row (a bad row raises ValueError naming the file and the line)."""
+    rules: list[FrameworkRule] = []
+    seen: set[tuple[str, str]] = set()
+    for where, row in _reference_rows(path or HUB_FRAMEWORKS,
+                                      {"kind", "value", "family", "reason"}):
+        rule = FrameworkRule(*(str(row.get(k) or "").strip()
+                               for k in ("kind", "value", "family", "reason")))
+        problem = ("kind is not 'tag' or 'library'" if rule.kind not in ("tag", "library")
+                   else f"unknown family {rule.family!r}" if rule.family not in HUB_FAMILIES
+                   else "value is empty or not lower case"
+                   if not rule.value or rule.value != rule.value.lower()
+                   else "no reason given" if not rule.reason
+                   else "duplicate value" if (rule.kind, rule.value) in seen else None)
+        if problem:
+            raise ValueError(f"{where}: {problem}")
+        seen.add((rule.kind, rule.value))
+        rules.append(rule)
+    return rules
+
+
+def hub_framework_tags_sql(tags: str, rules: list[FrameworkRule]) -> str:
+    """SQL: the framework tags of a model's `tags` list, lower-cased (usually none or one: the
+    family masks are then computed on that short list instead of on every tag)."""
+    values = ", ".join(_sql_text(r.value) for r in rules if r.kind == "tag")
+    return (f"list_filter(list_transform({tags}, lambda t: lower(t)), "
+            f"lambda t: list_contains([{values}], t))")
+
+
+def hub_family_sql(framework_tags: str, library: str,
+                   rules: list[FrameworkRule]) -> tuple[str, str]:
+    """SQL expressions giving family bit masks over HUB_FAMILIES (bit i = the i-th family):
+    (families of the model's framework tags, family of its library alone). `framework_tags`
+    is the list `hub_framework_tags_sql` gives, `library` a lower-case library name (or NULL).
+    The library reading of a model is its tag mask when that is not 0, else its library mask
+    (`library_reading`); 0 in a reading = unresolved."""
+    bits = family_bits()
+    tag_cases = " ".join(f"WHEN {_sql_text(r.value)} THEN {bits[r.family]}"
+                         for r in rules if r.kind == "tag")
+    library_cases = " ".join(f"WHEN {_sql_text(r.value)} THEN {bits[r.family]}"
+                             for r in rules if r.kind == "library")
+    tag_mask = (f"coalesce(list_aggregate(list_transform({framework_tags}, "
+                f"lambda t: CASE t {tag_cases} ELSE 0 END), 'bit_or'), 0)" if tag_cases else "0")
+    library_mask = f"coalesce(CASE {library} {library_cases} END, 0)" if library_cases else "0"
+    return tag_mask, library_mask
+
+
+def family_bits() -> dict[str, int]:
+    return {family: 1 << i for i, family in enumerate(HUB_FAMILIES)}
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

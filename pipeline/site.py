@@ -54,15 +54,35 @@ class Section:
 
 
 SECTIONS = [
-    Section("hub", "HuggingFace Hub models", ("hf_models",),
+    Section("hub", "HuggingFace Hub models", ("hf_models", "hf_archive"),
             ("hf_framework_share", "hf_top30", "hf_framework_trend"), ("hf_",),
             "Every model of the Hub is listed with its tags (huggingface_hub's list_models, or "
             "the daily hub-stats parquet dump). Tags method (the article's): PyTorch = tag "
             "pytorch, TensorFlow = tag tf; the weights method also counts safetensors weights "
             "loadable in PyTorch. The denominator is models available in PyTorch or "
-            "TensorFlow. 'As of the article' = models created up to 2 March 2022 (the date the "
-            "Hub back-filled on every older model); their tags and downloads are today's. "
-            "Details: docs/methodology/hf_models.md."),
+            "TensorFlow. 'As of the article' = the Hub's own listing of 15 February 2022 (a "
+            "third-party archive pinned by commit and checksum: the tags and downloads of that "
+            "time; its weights method reads the weight files of each repository); without "
+            "it, the models created up to 2 March 2022 (the date the Hub back-filled on every "
+            "older model) with today's tags and downloads, which is always given as the "
+            "alternative. Details: docs/methodology/hf_models.md."),
+    Section("landscape", "What new Hub models are built for", ("hf_models",),
+            ("hf_landscape",), (),
+            "Each model is resolved to framework families (PyTorch, TensorFlow/Keras, "
+            "JAX/Flax, MLX, GGUF, ONNX incl. transformers.js, other) by the table "
+            "data/reference/hub_frameworks.csv, in two readings: tags (every family whose tags "
+            "it carries) and library (the same, and for a model with no framework tag, the "
+            "family of its library_name, e.g. transformers, diffusers, timm: PyTorch; keras: "
+            "TensorFlow/Keras; mlx: MLX). A model may be in several families; shares are over "
+            "the models with at least one, and the unresolved share is given beside them. "
+            "Cohorts by month of createdAt, from April 2022 (after the Hub's back-fill) to the "
+            "latest complete month; the headline figures pool the last 12 complete months. "
+            "Details: docs/methodology/hf_models.md.",
+            beyond="The article compared PyTorch and TensorFlow only, by the Hub's framework "
+                   "tags. Most new models now carry neither tag (safetensors weights, GGUF, "
+                   "MLX or ONNX conversions), so this section measures what each month's new "
+                   "models are built for, and how much of them the article's rule still sees.",
+            results=("hf_landscape_monthly.csv",)),
     Section("research", "Research papers", ("conferences", "papers"), ("research_share",),
             ("research_",),
             "PyTorch share = papers mentioning PyTorch / (papers mentioning PyTorch + papers "
@@ -250,6 +270,47 @@ def our_figures(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
             for r in cursor.fetchall()}
 
 
+#: the landscape section's table: each family's share of the last 12 complete months' new
+#: models in both readings and by downloads, beside the February 2022 listing's
+LANDSCAPE_TABLE = """
+    SELECT * EXCLUDE (o) FROM (
+        SELECT family_label AS "Family",
+               max(share_pct) FILTER (WHERE scope = 'last_12_months' AND reading = 'library')
+                   AS "Library reading, % (headline)",
+               max(share_pct) FILTER (WHERE scope = 'last_12_months' AND reading = 'tags')
+                   AS "Tags reading, %",
+               max(downloads_share_pct) FILTER (WHERE scope = 'last_12_months'
+                   AND reading = 'library') AS "Library reading, % of downloads",
+               max(share_pct) FILTER (WHERE scope = 'archive' AND reading = 'library')
+                   AS "Hub listing of Feb 2022, library reading, %",
+               min(family_order) AS o
+        FROM out_hf__landscape GROUP BY family_label
+        UNION ALL
+        SELECT label, max(v) FILTER (WHERE reading = 'library' AND scope = 'last_12_months'),
+               max(v) FILTER (WHERE reading = 'tags' AND scope = 'last_12_months'), NULL,
+               max(v) FILTER (WHERE reading = 'library' AND scope = 'archive'), o
+        FROM out_hf__landscape, LATERAL (VALUES
+            ('unresolved (% of all models)', unresolved_pct, 100),
+            ('tagged pytorch or tf, what the article''s rule sees (% of all)',
+             tag_coverage_pct, 101)) x(label, v, o)
+        WHERE family = 'pytorch' GROUP BY label, o)
+    ORDER BY o"""
+
+
+def landscape_table(con: duckdb.DuckDBPyConnection) -> str:
+    """The landscape section's summary table (HTML), once the analysis has run."""
+    if not table_exists(con, "out_hf__landscape"):
+        return ""
+    cursor = con.execute(LANDSCAPE_TABLE)
+    rows = cursor.fetchall()
+    if not any(any(v is not None for v in row[1:]) for row in rows):
+        return ""
+    columns = [d[0] for d in cursor.description]
+    cells = [("", [esc(row[0])] + [esc(fmt_value(v, "%")) for v in row[1:]]) for row in rows]
+    return ("<h3>Our figures: the models created in the last 12 complete months</h3>"
+            + table(columns, cells, numeric=set(range(1, len(columns)))))
+
+
 def reference_rows() -> dict[str, dict]:
     from pipeline.report import REFERENCE_FILE
 
@@ -341,8 +402,10 @@ def _source_line(name: str, source, row: dict | None) -> str:
     if not row or row.get("snapshot_id") is None:
         return (f"<li><strong>{esc(source.title)}</strong> (<code>{esc(name)}</code>): no data "
                 f"yet. Licence / terms: {esc(source.licence)}</li>")
+    taken = (f"data as of {row['data_as_of']:%Y-%m-%d %H:%M} UTC, collected "
+             if row.get("data_as_of") else "")
     return (f"<li><strong>{esc(source.title)}</strong> (<code>{esc(name)}</code>): snapshot "
-            f"#{row['snapshot_id']} of {row['finished_at']:%Y-%m-%d %H:%M} UTC, "
+            f"#{row['snapshot_id']} of {taken}{row['finished_at']:%Y-%m-%d %H:%M} UTC, "
             f"{row['row_count']:,} rows, from <code>"
             f"{esc(shown_origin(row['origin_url'], row.get('public_origin')))}</code>, sha256 "
             f"<code>{esc(row['sha256'])}</code>. Licence / terms: {esc(source.licence)}</li>")
@@ -428,6 +491,14 @@ def _section(section: Section, rows: list[dict], reference: dict, charts: dict,
     return "".join(parts)
 
 
+def _snapshot_day(row: dict) -> str:
+    """A snapshot's day: when its data was taken if the source knows (an archived listing),
+    else when it was collected."""
+    if row.get("data_as_of"):
+        return f"data of {row['data_as_of']:%Y-%m-%d} (collected {row['finished_at']:%Y-%m-%d})"
+    return f"{row['finished_at']:%Y-%m-%d}"
+
+
 def _rows_of(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list:
     return con.execute(sql, params or []).fetchall()
 
@@ -501,7 +572,7 @@ def _sources_table(sources: dict, status: dict) -> str:
     for name, source in sources.items():
         row = status.get(name) or {}
         if row.get("snapshot_id") is not None:
-            current = (f"#{row['snapshot_id']}, {row['finished_at']:%Y-%m-%d}, "
+            current = (f"#{row['snapshot_id']}, {_snapshot_day(row)}, "
                        f"{row['row_count']:,} rows, sha256 <code>{esc(row['sha256'])}</code>")
         else:
             current = (f"no data yet: <code>python -m pipeline refresh --source "
@@ -634,7 +705,7 @@ def build_site(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
             charts_dir=build / "charts", sources=all_sources(),
             status={r["source"]: r for r in source_status(con)}, notebooks=notebooks,
             built=f"{utcnow():%Y-%m-%d %H:%M}", figures=our_figures(con),
-            extras={"research": research_tables(con)})
+            extras={"research": research_tables(con), "landscape": landscape_table(con)})
         (build / "index.html").write_text(page)
         _swap_in(build, site_dir)
     except BaseException:

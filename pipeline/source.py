@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,9 @@ class CollectContext:
     #: staged payloads that are not kept: the loader keeps what they changed instead
     #: (versioned tables) and records their provenance in the snapshot's parameters
     transient: list[str] = field(default_factory=list)
+    #: when the data was taken, if the source knows and it is not now (an archived listing);
+    #: stored as snapshots.data_as_of, shown as the snapshot's date
+    data_as_of: datetime | None = None
     #: parts of the collection that failed while the rest was stored (e.g. one proceedings
     #: site of several): the snapshot is kept and the run then fails naming them
     problems: list[str] = field(default_factory=list)

@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS snapshots (
     error       VARCHAR
 );
 ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS note VARCHAR;  -- e.g. why it was unchanged
+-- the moment the data describes, when the source knows it (an archived listing); else NULL
+-- and the snapshot describes the time it was collected (finished_at)
+ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS data_as_of TIMESTAMP;
 CREATE TABLE IF NOT EXISTS step_runs (
     step        VARCHAR PRIMARY KEY,
     inputs      VARCHAR NOT NULL,
@@ -317,6 +320,7 @@ def source_status(con: duckdb.DuckDBPyConnection) -> list[dict]:
                c.snapshot_id, c.finished_at, c.row_count, c.origin_url, c.sha256, c.licence,
                c.parameters->>'public_origin' AS public_origin,
                {DATA_DATE_SQL.format(s="c")} AS data_date,
+               c.data_as_of,
                a.status AS last_status, a.error AS last_error,
                coalesce(a.finished_at, a.started_at) AS last_attempt,
                a.started_at AS last_started, a.note AS last_note,

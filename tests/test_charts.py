@@ -262,3 +262,38 @@ def test_scorecard_legend_shows_only_what_is_drawn(cli, env, conference_server):
     drawn = [r for r in data if r["x_as_of_article"]]
     assert drawn and all(abs(float(r["x_as_of_article"])) <= 1 for r in drawn
                          if r["status"] == "matches" and r["comparison"] == "approx")
+
+
+def test_charts_rendered_by_worker_processes_match_one_process_and_report_failures(
+        env, monkeypatch):
+    """Placeholders (no data) drawn by two forked workers and in this process give the same
+    index; a rendering that fails in a worker is one error naming the chart, and the other
+    charts are still written."""
+    from pipeline.charts import draw_all
+
+    charts = [c for c in all_charts() if c.name in ("hf_landscape", "research_share",
+                                                     "pwc_quarterly_share")]
+    con = connect(env.db_path)
+    serial_dir, parallel_dir = env.data_dir / "serial", env.data_dir / "parallel"
+    _, errors = draw_all(con, serial_dir, charts=charts, processes=1)
+    assert errors == []
+    written, errors = draw_all(con, parallel_dir, charts=charts, processes=2)
+    assert errors == [] and sorted(p.name for p in written if p.suffix == ".png") == [
+        "hf_landscape.png", "pwc_quarterly_share.png", "research_share.png"]
+    serial, parallel = read_index(serial_dir), read_index(parallel_dir)
+    assert {n: (e["title"], e["alt"], e["key"]) for n, e in serial.items()} == {
+        n: (e["title"], e["alt"], e["key"]) for n, e in parallel.items()}
+    real_finish = style.finish
+
+    def broken(fig, path, footer):
+        if path.stem == "research_share":
+            raise RuntimeError("disk says no")
+        return real_finish(fig, path, footer)
+
+    monkeypatch.setattr(style, "finish", broken)
+    written, errors = draw_all(con, env.data_dir / "broken", charts=charts, processes=2)
+    assert errors == ["chart research_share failed: RuntimeError: disk says no"]
+    assert sorted(p.name for p in written if p.suffix == ".png") == [
+        "hf_landscape.png", "pwc_quarterly_share.png"]
+    assert "research_share" not in read_index(env.data_dir / "broken")
+    con.close()

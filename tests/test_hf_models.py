@@ -648,6 +648,7 @@ def test_notebook_runs_on_results_and_on_empty_data(cli, env, hub, tmp_path, mon
     text = outputs(execute(NOTEBOOK, tmp_path / "run", timeout=120))
     assert "hf_pt_exclusive_pct_today" in text and "out_hf" not in text  # tables, not hints
     assert "image/png" in text
+    assert "What new Hub models are built for" in text and "GGUF" in text  # the landscape
 
 
 def outputs(path: Path) -> str:

@@ -125,9 +125,13 @@ def check_in_browser(site: Path, charts_dir: Path, name: str) -> dict:
     return {"sections": dict(nodata), "notebooks": [n.name for n in notebooks]}
 
 
-def test_site_after_the_offline_refresh_in_a_browser(cli, env, conference_server, mirror_server):
-    """The "Done when" scenario: conference and HN mirrors only; Hub and Papers with Code have
-    no data, and their sections say so with the command that collects them."""
+def test_site_after_the_offline_refresh_in_a_browser(cli, env, conference_server, mirror_server,
+                                                     hub_archive_run):
+    """The "Done when" scenario: the conference, HN and February 2022 Hub mirrors (the Hub
+    listing collected once a session, its database copied in); today's Hub and Papers with
+    Code have no data, and their sections say so with the command that collects them."""
+    env.db_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(hub_archive_run.settings.db_path, env.db_path)
     result = cli("refresh", "--source", "conferences", "--source", "jobs_hn")
     assert result.rc == 0, result.err
     assert execute_all(env)
@@ -136,9 +140,14 @@ def test_site_after_the_offline_refresh_in_a_browser(cli, env, conference_server
     entries = read_index(env.charts_dir)
     for name in ("scorecard", "research_share", "author_migration_sankey", "jobs_hn_trend"):
         assert entries[name]["has_data"], name
-    assert not entries["hf_framework_share"]["has_data"]
+    assert entries["hf_framework_share"]["has_data"]  # the February 2022 listing
+    assert not entries["hf_landscape"]["has_data"]  # today's Hub only
     seen = check_in_browser(site, env.charts_dir, "offline-refresh")
     assert "refresh --source hf_models" in seen["sections"]["hub"]
+    assert "refresh --source hf_models" in seen["sections"]["landscape"]
+    with (env.results_dir / "scorecard.csv").open() as fh:
+        hub = [r for r in csv.DictReader(fh) if r["figure_id"].startswith("hf_")]
+    assert len(hub) == 7 and all(r["ours_as_of_article"] for r in hub)
     assert "refresh --source papers_with_code" in seen["sections"]["pwc"]
     assert seen["sections"]["research"] == "" and seen["sections"]["migration"] == ""
     assert len(seen["notebooks"]) == len(list(NOTEBOOKS_DIR.glob("*.ipynb")))
@@ -155,24 +164,31 @@ def test_site_after_the_offline_refresh_in_a_browser(cli, env, conference_server
 
 def test_site_with_every_source_in_a_browser(cli, env, conference_server, mirror_server,
                                              monkeypatch):
-    """Every chart drawn from data (Hub, Papers with Code, PyPI and npm downloads from fakes)."""
+    """Every chart drawn from data (Hub and its February 2022 listing, Papers with Code, PyPI
+    and npm downloads from fakes)."""
     from pipeline import rules
     from pipeline.store import utcnow
-    from tests.fakes import clickhouse, npm, pwc
+    from tests.fakes import clickhouse, hf_archive, npm, pwc
 
     today = utcnow().date()
     downloads = clickhouse.synthetic(rules.pypi_packages(), date(2016, 1, 1),
                                      today.replace(day=1))
     daily = {name: npm.daily(first, today, 500) for name, first in rules.npm_packages().items()}
+    files = hf_archive.listing(60)
     with FakeHfHub(n=300, article_share=0.2) as hub, pwc.FakeHub() as archive, \
-            clickhouse.ClickHouseServer(downloads) as sql, npm.NpmServer(daily) as registry:
+            clickhouse.ClickHouseServer(downloads) as sql, npm.NpmServer(daily) as registry, \
+            hf_archive.FakeGitHub(files) as github:
         monkeypatch.setenv("ADOPTION_HF_MODELS_URL", hub.url)
         monkeypatch.setenv("ADOPTION_PAPERS_WITH_CODE_URL", archive.url)
         monkeypatch.setenv("ADOPTION_PYPI_DOWNLOADS_URL", sql.url)
         monkeypatch.setenv("ADOPTION_NPM_DOWNLOADS_URL", registry.url)
+        monkeypatch.setenv("ADOPTION_HF_ARCHIVE_URL", github.url)
+        monkeypatch.setenv("ADOPTION_HF_ARCHIVE_COMMIT", github.commit)
+        monkeypatch.setenv("ADOPTION_HF_ARCHIVE_CONTENT_SHA256", hf_archive.content_digest(files))
         result = cli("refresh", "--source", "conferences", "--source", "jobs_hn",
                      "--source", "hf_models", "--source", "papers_with_code",
-                     "--source", "pypi_downloads", "--source", "npm_downloads")
+                     "--source", "pypi_downloads", "--source", "npm_downloads",
+                     "--source", "hf_archive")
     assert result.rc == 0, result.err
     assert not (env.data_dir / "site").exists()  # built once, by `make refresh`, after notebooks
     assert cli("site").rc == 0

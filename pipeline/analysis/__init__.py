@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS out_figures_history (
     figure_id VARCHAR NOT NULL, value DOUBLE, unit VARCHAR, as_of VARCHAR, source VARCHAR,
     snapshot_id BIGINT,          -- the snapshot the figure was computed from
     snapshot_sha256 VARCHAR,     -- its raw manifest checksum: the same data in any database
-    data_date DATE,              -- the day that snapshot was collected
+    data_date DATE,              -- the day that snapshot's data was taken (collected, unless
+                                 -- the source knows an earlier date: snapshots.data_as_of)
     snapshot_ids JSON,           -- every input snapshot of the analysis, by source
     analysis VARCHAR NOT NULL,
     computed_at TIMESTAMP NOT NULL
@@ -79,7 +80,8 @@ HISTORY_COLUMNS = ["figure_id", "value", "unit", "as_of", "source", "snapshot_id
 APPEND_HISTORY = """
 INSERT INTO out_figures_history BY NAME
 SELECT f.figure_id, f.value, f.unit, f.as_of, f.source, f.snapshot_id,
-       s.sha256 AS snapshot_sha256, CAST(s.finished_at AS DATE) AS data_date,
+       s.sha256 AS snapshot_sha256,
+       CAST(coalesce(s.data_as_of, s.finished_at) AS DATE) AS data_date,
        $inputs AS snapshot_ids, f.analysis, $now AS computed_at
 FROM out_figures f LEFT JOIN snapshots s USING (snapshot_id)
 WHERE f.analysis = $analysis AND NOT EXISTS (

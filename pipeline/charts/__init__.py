@@ -9,6 +9,11 @@ the command that collects its source, so the gallery never shows stale or invent
 
 A chart is redrawn only when its inputs changed: the content of the tables it reads, the
 reference file and the chart code (see `inputs_key`); `force=True` redraws everything.
+
+Rendering (layout, PNG and SVG) is most of a chart's cost, so `draw_all` first queries every
+chart's tables and builds its figure here, then renders them in `workers()` processes (one per
+core up to 2, or ADOPTION_CHART_WORKERS): this one and forked workers, each rendering its share
+of the charts in turn; the workers never touch the database.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import multiprocessing
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +38,21 @@ from pipeline.store import table_exists
 
 INDEX = "charts.json"
 INDEX_SCHEMA = 1
+
+
+def workers() -> int:
+    """Processes rendering charts at once: ADOPTION_CHART_WORKERS, else one per core up to 2
+    (1: render in this process)."""
+    from pipeline.config import convert
+    from pipeline.errors import ConfigError
+
+    text = os.environ.get("ADOPTION_CHART_WORKERS", "").strip()
+    if not text:
+        return min(2, os.cpu_count() or 1)
+    count = convert(text, int, "ADOPTION_CHART_WORKERS", from_env=True)
+    if count < 1:
+        raise ConfigError(f"ADOPTION_CHART_WORKERS={count} must be at least 1")
+    return count
 
 
 @dataclass
@@ -144,16 +166,26 @@ def _up_to_date(entry: dict | None, key: str, charts_dir: Path) -> bool:
                 and entry["sha256"] == _file_sha256(charts_dir / entry["files"]["png"]))
 
 
-def draw_chart(con: duckdb.DuckDBPyConnection, chart: Chart, charts_dir: Path,
-               index: dict[str, dict], force: bool = False) -> list[Path]:
-    """Draw one chart (or its placeholder) unless its inputs are unchanged; update `index`.
+@dataclass
+class _Job:
+    """A chart whose figure is built and waits to be rendered."""
 
-    Returns the files written (none when skipped)."""
+    chart: Chart
+    key: str
+    drawn: Drawn
+    footer: str
+    has_data: bool
+    path: Path
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, chart: Chart, charts_dir: Path,
+             index: dict[str, dict], force: bool) -> _Job | None:
+    """Query the chart's tables and build its figure (or placeholder); None when its inputs
+    are unchanged and its files are still the ones drawn."""
     key = inputs_key(con, chart)
     if not force and _up_to_date(index.get(chart.name), key, charts_dir):
-        return []
+        return None
     charts_dir.mkdir(parents=True, exist_ok=True)
-    path = charts_dir / f"{chart.name}.png"
     if ready(con, chart):
         drawn = chart.draw(con)
         footer = style.provenance(con, drawn.snapshot_ids)
@@ -165,39 +197,130 @@ def draw_chart(con: duckdb.DuckDBPyConnection, chart: Chart, charts_dir: Path,
                       pd.DataFrame({"status": ["no data yet"], "what_to_run": [chart.missing]}))
         footer = style.NO_DATA_FOOTER
         has_data = False
-    written = style.finish(drawn.fig, path, footer)
-    written.append(_write_csv(drawn.data, path.with_suffix(".csv")))
-    index[chart.name] = {
-        "name": chart.name,
-        "title": drawn.title,
-        "alt": drawn.alt,
-        "caption": " ".join(filter(None, (chart.caption, drawn.caption_note))),
-        "has_data": has_data,
-        "snapshot_ids": sorted(int(i) for i in drawn.snapshot_ids if pd.notna(i)),
-        "provenance": footer,  # the footer: each source's data date, checksum, public origin
-        "files": _files(chart),
-        "key": key,  # inputs the files were drawn from (see inputs_key)
-        "sha256": _file_sha256(path),  # of the PNG, to notice files replaced since
-    }
+    return _Job(chart, key, drawn, footer, has_data, charts_dir / f"{chart.name}.png")
+
+
+def _render(job: _Job) -> list[Path]:
+    """Lay out and save the PNG and SVG (with the footer) and the plotted data as CSV."""
+    written = style.finish(job.drawn.fig, job.path, job.footer)
+    written.append(_write_csv(job.drawn.data, job.path.with_suffix(".csv")))
     return written
 
 
+def _entry(job: _Job) -> dict:
+    """The chart's charts.json entry, once its files are written."""
+    return {
+        "name": job.chart.name,
+        "title": job.drawn.title,
+        "alt": job.drawn.alt,
+        "caption": " ".join(filter(None, (job.chart.caption, job.drawn.caption_note))),
+        "has_data": job.has_data,
+        "snapshot_ids": sorted(int(i) for i in job.drawn.snapshot_ids if pd.notna(i)),
+        "provenance": job.footer,  # the footer: each source's data date, checksum, public origin
+        "files": _files(job.chart),
+        "key": job.key,  # inputs the files were drawn from (see inputs_key)
+        "sha256": _file_sha256(job.path),  # of the PNG, to notice files replaced since
+    }
+
+
+def draw_chart(con: duckdb.DuckDBPyConnection, chart: Chart, charts_dir: Path,
+               index: dict[str, dict], force: bool = False) -> list[Path]:
+    """Draw one chart (or its placeholder) in this process unless its inputs are unchanged;
+    update `index`. Returns the files written (none when skipped)."""
+    job = _prepare(con, chart, charts_dir, index, force)
+    if job is None:
+        return []
+    written = _render(job)
+    index[job.chart.name] = _entry(job)
+    return written
+
+
+def _render_one(job: _Job) -> tuple[list[Path] | None, str | None]:
+    """Render one job: its files, or its error (the figure is closed either way)."""
+    try:
+        return _render(job), None
+    except Exception as exc:
+        style.plt.close("all")
+        return None, _error(exc)
+
+
+def _render_chunk(jobs: list[_Job], conn) -> None:
+    """In a forked worker: render its jobs in turn, sending each result back as it is done."""
+    try:
+        for n, job in enumerate(jobs):
+            files, error = _render_one(job)
+            conn.send((n, [str(p) for p in files] if files else None, error))
+    finally:
+        conn.close()
+
+
+def _error(exc: BaseException) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first[:200]}"
+
+
+def _render_all(jobs: list[_Job],
+                processes: int) -> list[tuple[_Job, list[Path] | None, str | None]]:
+    """Render the jobs, split over `processes`: this one renders every `processes`-th job and
+    forked workers the others, each in turn, so a process's matplotlib caches (fonts, text
+    sizes) serve all its charts. Returns every job with its files or its error, in order."""
+    if processes <= 1 or len(jobs) <= 1:
+        return [(job, *_render_one(job)) for job in jobs]
+    chunks = [jobs[i::processes] for i in range(processes)]
+    workers = []
+    for chunk in chunks[1:]:
+        receive, send = multiprocessing.Pipe(duplex=False)
+        process = multiprocessing.get_context("fork").Process(
+            target=_render_chunk, args=(chunk, send), daemon=True)
+        process.start()
+        send.close()
+        for job in chunk:
+            style.plt.close(job.drawn.fig)  # the worker has its own copy
+        workers.append((chunk, process, receive))
+    results = {id(job): (job, *_render_one(job)) for job in chunks[0]}
+    for chunk, process, receive in workers:
+        while True:
+            try:
+                n, files, error = receive.recv()
+            except EOFError:
+                break
+            results[id(chunk[n])] = (chunk[n], [Path(f) for f in files] if files else None,
+                                     error)
+        receive.close()
+        process.join()
+        for job in chunk:  # a worker that died mid-way
+            results.setdefault(id(job), (job, None, "the rendering process ended without a "
+                                         f"result (exit code {process.exitcode})"))
+    return [results[id(job)] for job in jobs]
+
+
 def draw_all(con: duckdb.DuckDBPyConnection, charts_dir: Path, force: bool = False,
-             charts: list[Chart] | None = None) -> tuple[list[Path], list[str]]:
-    """Draw every chart whose inputs changed, then rewrite charts.json.
+             charts: list[Chart] | None = None,
+             processes: int | None = None) -> tuple[list[Path], list[str]]:
+    """Draw every chart whose inputs changed (rendered by up to `processes` processes, default
+    `workers()`), then rewrite charts.json.
 
     A chart that fails is reported and leaves its previous files and entry alone."""
     index = read_index(charts_dir)
     written: list[Path] = []
     errors: list[str] = []
     selected = charts if charts is not None else [c for c in all_charts() if not c.after_report]
+    jobs = []
     for chart in selected:
         try:
-            written.extend(draw_chart(con, chart, charts_dir, index, force))
+            job = _prepare(con, chart, charts_dir, index, force)
         except Exception as exc:
             style.plt.close("all")
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            errors.append(f"chart {chart.name} failed: {type(exc).__name__}: {first[:200]}")
+            errors.append(f"chart {chart.name} failed: {_error(exc)}")
+            continue
+        if job is not None:
+            jobs.append(job)
+    for job, files, error in _render_all(jobs, min(processes or workers(), len(jobs) or 1)):
+        if error is None:
+            written.extend(files)
+            index[job.chart.name] = _entry(job)
+        else:
+            errors.append(f"chart {job.chart.name} failed: {error}")
     known = {c.name for c in all_charts()}
     charts_dir.mkdir(parents=True, exist_ok=True)
     written.append(_write_index(charts_dir, {n: e for n, e in index.items() if n in known}))

@@ -1,5 +1,6 @@
-"""HuggingFace charts: framework split (article era vs today, both methods), the top 30 models
-and which frameworks each has, and the framework mix of new models per quarter."""
+"""HuggingFace charts: framework split (the February 2022 listing, the article era rebuilt from
+today's Hub, and today; both methods), the top 30 models and which frameworks each has, and the
+framework mix of new models per quarter."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from matplotlib.lines import Line2D
 from pipeline.charts import Chart, Drawn, style
 
 SCOPE_LABELS = {
-    ("article", "tags"): "Article era (≤ 2 Mar 2022)\ntags method",
-    ("article", "weights"): "Article era (≤ 2 Mar 2022)\nweights method",
+    ("archive", "tags"): "Hub listing of 15 Feb 2022\ntags method",
+    ("archive", "weights"): "Hub listing of 15 Feb 2022\nweight files",
+    ("article", "tags"): "Article era (≤ 2 Mar 2022)\nrebuilt from today's Hub, tags",
+    ("article", "weights"): "Article era (≤ 2 Mar 2022)\nrebuilt, weights method",
     ("today", "tags"): "Today, all models\ntags method",
     ("today", "weights"): "Today, all models\nweights method",
 }
@@ -27,9 +30,10 @@ def draw_share(con: duckdb.DuckDBPyConnection) -> Drawn:
         "jax_pct_of_all, snapshot_id FROM out_hf__framework_share "
         "WHERE tf_rule = 'tf' AND weighting = 'models' ORDER BY as_of DESC, method DESC"
     ).fetchall()
+    rows = [r for r in rows if r[5]]  # a scope with no model in PyTorch or TensorFlow
     by_key = {(r[0], r[1]): r for r in rows}
     order = [k for k in SCOPE_LABELS if k in by_key]
-    fig, ax = style.figure(height=4.6)
+    fig, ax = style.figure(height=3.2 + 0.45 * len(order))
     for y, key in enumerate(reversed(order)):
         _, _, pt, both, tf, n_pt_tf, total, jax, _ = by_key[key]
         left = 0.0
@@ -54,12 +58,17 @@ def draw_share(con: duckdb.DuckDBPyConnection) -> Drawn:
         Line2D([], [], color=style.BOTH, lw=8, label="Both"),
         Line2D([], [], color=style.TENSORFLOW, lw=8, label="TensorFlow only"),
     ], ncol=3, loc="lower center", bbox_to_anchor=(0.4, 1.0), fontsize=8.5)
-    then = by_key.get(("article", "tags"))
+    then = by_key.get(("archive", "tags")) or by_key.get(("article", "tags"))
+    when = ("in Feb 2022" if by_key.get(("archive", "tags"))
+            else "as of the article")
     now = by_key.get(("today", "tags"))
     if then and now:
-        title = (f"PyTorch-only: {then[2]:.0f}% of models as of the article, "
+        title = (f"PyTorch-only: {then[2]:.0f}% of models {when}, "
                  f"{now[2]:.0f}% today\nTensorFlow-only: {then[4]:.0f}% then, "
                  f"{now[4]:.0f}% today (tags method)")
+    elif then:
+        title = (f"PyTorch-only: {then[2]:.0f}% of models {when}\nTensorFlow-only: "
+                 f"{then[4]:.0f}%, available in TensorFlow: {then[4] + then[3]:.0f}% (tags)")
     else:
         title = "Framework availability of HuggingFace models"
     ax.set_title(title, pad=26)
@@ -86,20 +95,28 @@ def draw_top30(con: duckdb.DuckDBPyConnection) -> Drawn:
         "jax_tag, snapshot_id FROM out_hf__top30 WHERE ranking = 'downloads' "
         "ORDER BY as_of, rank"
     ).fetchall()
-    panels = [("article", "As of the article (approximation: article-era\nmodels ranked by "
+    has = {r[0] for r in rows}
+    panels = [("archive", "As of the article: the Hub's listing of\n15 Feb 2022, downloads of "
+               "the time") if "archive" in has else
+              ("article", "As of the article (approximation: article-era\nmodels ranked by "
                "today's downloads)"), ("today", "Today (all models)")]
+    panels = [p for p in panels if p[0] in has] or panels[:1]
     columns = [("PyTorch\ntag", 4, style.PYTORCH), ("PyTorch\nweights", 5, style.PYTORCH),
                ("Tensor-\nFlow", 6, style.TENSORFLOW), ("JAX /\nFlax", 7, style.JAX)]
-    fig, axes = style.figure(height=8.6, width=10.5, ncols=2)
+    fig, axes = style.figure(height=8.6, width=10.5 if len(panels) == 2 else 6.2,
+                             ncols=len(panels), squeeze=False)
+    axes = axes[0]
     summary = []
     for ax, (as_of, label) in zip(axes, panels, strict=True):
         data = [r for r in rows if r[0] == as_of]
+        for x, (_, index, colour) in enumerate(columns):  # one collection per column
+            has = [bool(r[index]) for r in data]
+            ax.scatter([x] * len(data), [-r[1] for r in data], s=70, marker="o",
+                       facecolors=[colour if h else "white" for h in has],
+                       edgecolors=[colour if h else style.NONE for h in has], linewidths=1.2,
+                       zorder=3)
         for r in data:
             y = -r[1]
-            for x, (_, index, colour) in enumerate(columns):
-                has = bool(r[index])
-                ax.scatter(x, y, s=70, marker="o", facecolor=colour if has else "white",
-                           edgecolor=colour if has else style.NONE, linewidth=1.2, zorder=3)
             ax.text(-0.6, y, f"{r[1]:>2}. {_short_id(r[2])}", ha="right", va="center",
                     fontsize=7.3, family="monospace")
             ax.text(len(columns) - 0.4, y, f"{r[3]:,}", ha="left", va="center", fontsize=7,
@@ -113,20 +130,25 @@ def draw_top30(con: duckdb.DuckDBPyConnection) -> Drawn:
         for side in ("left", "bottom", "top"):
             ax.spines[side].set_visible(False)
         ax.set_title(label, fontsize=9.5, loc="center", pad=36)
-        ax.set_xlabel("● = available, ○ = not; numbers: downloads in the last 30 days",
-                      fontsize=8)
+        ax.set_xlabel("● available, ○ not; numbers: downloads, last 30 days", fontsize=8)
         pt = sum(1 for r in data if r[4])
         tf = sum(1 for r in data if r[6])
         summary.append((as_of, len(data), pt, tf))
     parts = {a: (n, pt, tf) for a, n, pt, tf in summary}
+    then = "Feb 2022" if "archive" in parts else "article era"
     title = "The most downloaded HuggingFace models and their frameworks"
-    if parts.get("article") and parts.get("today"):
-        (n0, pt0, tf0), (n1, pt1, tf1) = parts["article"], parts["today"]
-        title = (f"Top {n1} models by downloads: PyTorch-tagged {pt0}/{n0} (article era) "
+    if parts.get(panels[0][0]) and parts.get("today"):
+        (n0, pt0, tf0), (n1, pt1, tf1) = parts[panels[0][0]], parts["today"]
+        title = (f"Top {n1} models by downloads: PyTorch-tagged {pt0}/{n0} ({then}) "
                  f"and {pt1}/{n1} (today);\nTensorFlow {tf0}/{n0} and {tf1}/{n1}")
+    elif parts.get(panels[0][0]):
+        n0, pt0, tf0 = parts[panels[0][0]]
+        title = (f"Top {n0} models by downloads ({then}):\nPyTorch-tagged {pt0}/{n0}, "
+                 f"TensorFlow {tf0}/{n0}")
     fig.suptitle(title, x=0.01, ha="left", fontweight="bold", fontsize=12)
     panels_text = "; ".join(
-        f"{'article era' if a == 'article' else 'today'}: {pt} of {n} tagged PyTorch, "
+        f"{ {'archive': 'February 2022 listing', 'article': 'article era'}.get(a, 'today')}: "
+        f"{pt} of {n} tagged PyTorch, "
         f"{tf} of {n} tagged TensorFlow" for a, n, pt, tf in summary)
     alt = (f"{title.replace(chr(10), ' ')}. Dot table of the most downloaded models, one row "
            f"per model, with filled dots for each framework it is available in: "
@@ -198,13 +220,17 @@ CHARTS = [
     Chart("hf_framework_share", "Framework availability of HuggingFace models",
           ("out_hf__framework_share",), draw_share, MISSING,
           caption="HuggingFace Hub models available in PyTorch or TensorFlow, split into "
-                  "PyTorch only, both and TensorFlow only; as of the article (models created "
-                  "up to 2 Mar 2022) and today, by the article's tags method and by the "
-                  "weights method (safetensors loadable in PyTorch)."),
+                  "PyTorch only, both and TensorFlow only: in the Hub's listing of 15 Feb 2022 "
+                  "(tags, and weight files at the repository root), in the article era rebuilt "
+                  "from today's Hub (models created up to 2 Mar 2022, today's tags) and today, "
+                  "by the article's tags method and by the weights method (safetensors "
+                  "loadable in PyTorch)."),
     Chart("hf_top30", "The 30 most downloaded HuggingFace models",
           ("out_hf__top30",), draw_top30, MISSING,
-          caption="The 30 most downloaded models (last 30 days) of the article era and of "
-                  "today, with a filled dot for each framework a model is available in."),
+          caption="The 30 most downloaded models (last 30 days) as of the article (the Hub's "
+                  "listing of 15 Feb 2022 when collected, else article-era models ranked by "
+                  "today's downloads) and of today, with a filled dot for each framework a "
+                  "model is available in."),
     Chart("hf_framework_trend", "Framework tags of new HuggingFace models per quarter",
           ("out_hf__trend",), draw_trend, MISSING,
           caption="Share of the models created in each quarter that carry each framework "

@@ -57,22 +57,23 @@ def figure(height: float = HEIGHT_IN, width: float = WIDTH_IN, **kwargs):
 
 
 def provenance(con: duckdb.DuckDBPyConnection, snapshot_ids: Iterable[int | None]) -> str:
-    """Footer text naming, per input snapshot, its source, the day its data was first
-    collected, its short checksum and its public origin. Snapshot ids (local to a database)
-    are left out: the same data drawn again, in this database or another, gives the same
-    footer, so a published chart changes only when what it shows changed."""
+    """Footer text naming, per input snapshot, its source, the day of its data (when the
+    source knows it, e.g. an archived listing: 'data of 2022-02-15'; otherwise the day its data
+    was first collected), its short checksum and its public origin. Snapshot ids (local to a
+    database) are left out: the same data drawn again, in this database or another, gives the
+    same footer, so a published chart changes only when what it shows changed."""
     ids = sorted({int(i) for i in snapshot_ids if i is not None})
     if not ids:
         return "No data collected yet"
     rows = con.execute(
-        f"SELECT DISTINCT s.source, {DATA_DATE_SQL.format(s='s')}, s.sha256, s.origin_url, "
-        "s.parameters->>'public_origin' FROM snapshots s "
-        "WHERE s.snapshot_id IN (SELECT unnest(?)) ORDER BY 1, 3", [ids]
+        f"SELECT DISTINCT s.source, coalesce(s.data_as_of, {DATA_DATE_SQL.format(s='s')}), "
+        "s.data_as_of IS NOT NULL, s.sha256, s.origin_url, s.parameters->>'public_origin' "
+        "FROM snapshots s WHERE s.snapshot_id IN (SELECT unnest(?)) ORDER BY 1, 4", [ids]
     ).fetchall()
     parts = [
-        f"{source} as collected {since:%Y-%m-%d} (sha256 {sha[:10]}) from "
-        f"{_short(shown_origin(origin, public))}"
-        for source, since, sha, origin, public in rows
+        f"{source} {'data of' if dated else 'as collected'} {day:%Y-%m-%d} (sha256 {sha[:10]}) "
+        f"from {_short(shown_origin(origin, public))}"
+        for source, day, dated, sha, origin, public in rows
     ]
     return "Data: " + "; ".join(parts)
 
