@@ -7,13 +7,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from pathlib import Path
 
 import pytest
 
 from pipeline.config import Settings
 from pipeline.sources import hf_archive
-from pipeline.store import connect, current_snapshot_id
+from pipeline.store import connect, current_snapshot_id, raw_folder_path
 from tests.fakes.hf_archive import (
     COMMIT,
     LISTED_AT,
@@ -78,7 +77,8 @@ def test_real_listing_is_dated_when_it_was_taken_and_pinned(real):
     assert params["content_sha256"] == hf_archive.CONTENT_SHA256
     assert params["listing_files"] == 29_432
     assert params["listing_taken_at"] == "2022-02-15T14:15:54Z"
-    sidecar = json.loads((Path(raw_dir) / "_snapshot.json").read_text())
+    sidecar = json.loads((raw_folder_path(real.settings.raw_dir, raw_dir) / "_snapshot.json")
+                         .read_text())
     assert sidecar["data_as_of"] == "2022-02-15T14:15:54Z"
     assert [f["path"] for f in sidecar["files"]] == [hf_archive.MIRROR_FILE]
     history = list(csv.DictReader((real.settings.results_dir / "figures_history.csv").open()))
