@@ -23,13 +23,16 @@ from urllib3.util.retry import Retry
 
 from pipeline import __version__
 from pipeline.config import Settings
-from pipeline.errors import SourceError, Unreachable
+from pipeline.errors import HttpStatusError, SourceError, Unreachable
 
 USER_AGENT = (
     f"framework-adoption/{__version__} "
     "(+https://github.com/framework-adoption; reproducing 'PyTorch vs TensorFlow in 2022')"
 )
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+#: headers that carry credentials: sent to the origin's own host only, never to a CDN
+CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+MAX_HUB_REDIRECTS = 5  # same-host redirects followed to reach a file's metadata (renamed repos)
 _SECRET_PARAM = re.compile(r"(?i)((?:app_)?(?:key|token|secret|password|app_id)[^=&]*=)[^&\s]+")
 
 
@@ -124,6 +127,34 @@ def local_path(base: str) -> Path | None:
     if "://" not in base:
         return Path(base).expanduser().resolve()
     return None
+
+
+def host_of(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of a URL (default ports made explicit), to compare origins."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def normalize_etag(etag: str | None) -> str | None:
+    """An ETag without its weak marker and quotes, as huggingface_hub compares them."""
+    if not etag:
+        return None
+    return etag.removeprefix("W/").strip('"') or None
+
+
+@dataclass
+class FileMetadata:
+    """What the Hub says of one file when asked `HEAD .../resolve/<revision>/<path>`, read as
+    huggingface_hub's `get_hf_file_metadata` reads it: the Hub answers with a redirect to its
+    storage CDN carrying `X-Repo-Commit`, `X-Linked-Etag` and `X-Linked-Size`; the CDN's own
+    answer has none of them (its ETag is a storage hash), so the redirect is not followed."""
+
+    url: str  # the resolve URL asked
+    location: str  # where the bytes are: the CDN URL, or `url` when the file is served directly
+    commit: str | None  # X-Repo-Commit: the commit the revision resolved to
+    etag: str | None  # X-Linked-Etag (else ETag), unquoted: an LFS file's sha256
+    size: int | None  # X-Linked-Size (else Content-Length of a direct answer)
 
 
 @dataclass
@@ -238,16 +269,66 @@ class Origin:
         tmp.replace(dest)
         return Fetched(url, b"", result_headers | {"x-sha256": digest.hexdigest()})
 
+    def head_metadata(self, rel: str, headers: dict | None = None) -> FileMetadata:
+        """A Hub file's metadata from `HEAD` on its resolve URL, redirects not followed except
+        to the same host (a renamed repository); credentials never leave the origin host."""
+        if self.local is not None:
+            path = self.local / rel
+            if not path.is_file():
+                raise self.fail(f"file not found: {path}", "check the configured local directory")
+            return FileMetadata(path.as_uri(), path.as_uri(), None, None, path.stat().st_size)
+        url = asked = self.url(rel)
+        for _ in range(MAX_HUB_REDIRECTS):
+            with self._request(url, headers, method="HEAD") as response:
+                answer = {k.lower(): v for k, v in response.headers.items()}
+                moved = response.is_redirect and bool(answer.get("location"))
+            target = urljoin(url, answer["location"]) if moved else None
+            if target is None or host_of(target) != host_of(url):
+                break
+            url = target
+        else:
+            raise self.fail(f"more than {MAX_HUB_REDIRECTS} redirects resolving {asked}")
+        size = answer.get("x-linked-size") or (None if target else answer.get("content-length"))
+        return FileMetadata(
+            asked, target or url, answer.get("x-repo-commit"),
+            normalize_etag(answer.get("x-linked-etag") or answer.get("etag")),
+            int(size) if size and size.isdigit() else None)
+
+    def download_resolved(self, rel: str, dest: Path,
+                          headers: dict | None = None) -> tuple[FileMetadata, Fetched]:
+        """A Hub file: its metadata from the resolve URL's redirect (`head_metadata`), then its
+        bytes from where the redirect points (credentials dropped off the origin host), checked
+        against the size the Hub stated. Streams to `dest` atomically."""
+        meta = self.head_metadata(rel, headers)
+        fetched = self.download(rel if self.local is not None else meta.location, dest, headers)
+        size = dest.stat().st_size
+        if meta.size is not None and size != meta.size:
+            dest.unlink(missing_ok=True)
+            raise self.fail(f"truncated download of {meta.url}: got {size} of the {meta.size} "
+                            "bytes the Hub lists", "the transfer was cut short; retry later")
+        return meta, fetched
+
+    def _credentials_for(self, url: str, headers: dict | None) -> dict | None:
+        """`headers` for a request to `url`: credentials only when `url` is on the origin's
+        own host (a redirect target such as the Hub's CDN never gets the token)."""
+        if not headers or self.local is not None or host_of(url) == host_of(self.base):
+            return headers
+        return {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
+
     def _check_length(self, url: str, response: requests.Response, size: int) -> None:
         expected = response.headers.get("Content-Length")
         encoded = response.headers.get("Content-Encoding")
         if expected and not encoded and expected.isdigit() and int(expected) != size:
             raise self.fail(f"truncated response from {url}: got {size} of {expected} bytes")
 
-    def _request(self, url: str, headers: dict | None, stream: bool = False) -> requests.Response:
+    def _request(self, url: str, headers: dict | None, stream: bool = False,
+                 method: str = "GET") -> requests.Response:
+        """One request with the session's retries; HEAD does not follow redirects."""
         timeout = self.settings.http_timeout
         try:
-            response = self.session.get(url, headers=headers, timeout=timeout, stream=stream)
+            response = self.session.request(
+                method, url, headers=self._credentials_for(url, headers), timeout=timeout,
+                stream=stream, allow_redirects=method != "HEAD")
         except requests.exceptions.RetryError as exc:
             raise self.fail(
                 f"gave up on {url} after {self.settings.http_retries} retries: {_reason(exc)}",
@@ -272,10 +353,10 @@ class Origin:
             raise self.fail(f"request to {url} failed: {_reason(exc)}") from None
         if response.status_code >= 400:
             response.close()
-            raise self.fail(
-                f"HTTP {response.status_code} {response.reason} from {url}",
+            raise HttpStatusError(
+                self.source, redact(f"HTTP {response.status_code} {response.reason} from {url}"),
                 "the upstream refused the request; check the URL or retry later",
-            )
+                response.status_code, response.headers.get("X-Error-Code"))
         return response
 
 

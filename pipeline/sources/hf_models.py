@@ -29,6 +29,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ import pyarrow.parquet as pq
 from requests.utils import parse_header_links
 
 from pipeline.config import Settings, secret
-from pipeline.errors import SourceError, Unchanged, Unreachable
+from pipeline.errors import HttpStatusError, SourceError, Unchanged, Unreachable
 from pipeline.http import Origin, redact
 from pipeline.source import CollectContext, Source
 from pipeline.store import utcnow
@@ -53,7 +54,9 @@ LICENCE = (
 MODES = ("auto", "api", "parquet")
 DEFAULTS = {"mode": "auto", "max_dump_age_days": 3.0, "checkpoint_max_age_hours": 24.0}
 DUMP_REPO = "cfahlgren1/hub-stats"
-HUB_STATS_REL = f"datasets/{DUMP_REPO}/resolve/main/models.parquet"
+DUMP_FILE = "models.parquet"
+DUMP_TREE_REL = f"api/datasets/{DUMP_REPO}/tree/main"
+HUB_STATS_REL = f"datasets/{DUMP_REPO}/resolve/main/{DUMP_FILE}"  # also a local copy's layout
 API_RAW_REL = "api_models.parquet"
 #: what a snapshot's raw folder keeps: the models new or changed since its parent snapshot
 #: (every model for a first snapshot, which therefore reloads alone, offline)
@@ -127,7 +130,8 @@ def dump(ctx: CollectContext, mode: str, headers: dict) -> Path | None:
     except SourceError as exc:
         if mode != "auto":
             raise
-        found = f"the hub-stats dump cannot be used ({exc.message})"
+        found = exc.message if isinstance(exc, DumpGone) else \
+            f"the hub-stats dump cannot be used ({exc.message})"
     if isinstance(found, Path):
         return found
     ctx.log.warning("%s: %s; crawling /api/models instead", NAME, found)
@@ -136,42 +140,96 @@ def dump(ctx: CollectContext, mode: str, headers: dict) -> Path | None:
     return None
 
 
+@dataclass(frozen=True)
+class DumpFile:
+    """models.parquet as the dataset's tree listing describes it: the file's own identity and
+    freshness, not the repository's (whose `sha` and `lastModified` move with every daily
+    update of its other files while models.parquet may stay stale)."""
+
+    oid: str  # its LFS sha256, else its xet hash, else its git blob id: same oid, same bytes
+    sha256: str | None  # the LFS sha256, to check the download against
+    size: int
+    commit: str  # the last commit that changed it (a revision at which it is exactly this)
+    modified: datetime  # that commit's date, UTC (naive)
+
+
+class DumpGone(SourceError):
+    """The hub-stats dataset, or its models.parquet, answers "not found" (taken down)."""
+
+
+def _gone(ctx: CollectContext, mode: str, what: str, exc: HttpStatusError) -> DumpGone:
+    """The dataset (or its file) answers "not found": one line saying so and what to do."""
+    hint = ("parquet mode has no dump to read: use --hf-mode api (or auto, which crawls then)"
+            if mode == "parquet" else "")
+    return DumpGone(NAME, redact(f"{what} is gone ({exc.message})"), hint)
+
+
+def dump_file(ctx: CollectContext, mode: str, headers: dict) -> DumpFile:
+    """models.parquet's entry in the tree listing of the dataset (`expand=true`: with its last
+    commit), parsed by huggingface_hub's RepoFile; refuses a listing without it."""
+    from huggingface_hub.hf_api import RepoFile
+
+    try:
+        fetched = ctx.origin.get(DUMP_TREE_REL, {"expand": "true"}, headers)
+    except HttpStatusError as exc:
+        if exc.gone:
+            raise _gone(ctx, mode, f"the hub-stats dataset {DUMP_REPO}", exc) from None
+        raise
+    listing = ctx.origin.parse_json(fetched)
+    entry = next((e for e in listing if isinstance(e, dict) and e.get("path") == DUMP_FILE)
+                 if isinstance(listing, list) else (), None)
+    if entry is None:
+        raise DumpGone(NAME, f"{DUMP_FILE} is gone from {DUMP_REPO} (not in its tree listing)",
+                       "parquet mode has no dump to read: use --hf-mode api (or auto)"
+                       if mode == "parquet" else "")
+    try:
+        file = RepoFile(**entry)
+        commit = file.last_commit
+        when = commit.date.astimezone(UTC).replace(tzinfo=None)
+        oid = (file.lfs.sha256 if file.lfs else None) or file.xet_hash or file.blob_id
+        if not commit.oid or not oid:
+            raise ValueError("no commit id or no oid")
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise ctx.fail(f"unexpected tree entry for {DUMP_FILE} of {DUMP_REPO}: {_first(exc)}",
+                       "the Hub's tree listing changed; check it") from None
+    return DumpFile(str(oid), file.lfs.sha256 if file.lfs else None, int(file.size),
+                    str(commit.oid), when)
+
+
 def _dump_download(ctx: CollectContext, mode: str, headers: dict) -> Path | str:
     """The checked models.parquet, or why auto mode should not use it."""
-    from huggingface_hub.hf_api import DatasetInfo
-
-    meta = ctx.origin.get(f"api/datasets/{DUMP_REPO}", headers=headers)
-    try:
-        info = DatasetInfo(**ctx.origin.parse_json(meta))
-        modified = info.last_modified.astimezone(UTC).replace(tzinfo=None)
-    except (TypeError, KeyError, ValueError, AttributeError) as exc:
-        raise ctx.fail(f"unexpected metadata for {DUMP_REPO}: {_first(exc)}") from None
-    files = {s.rfilename for s in info.siblings or []}
-    if not info.sha or "models.parquet" not in files:
-        raise ctx.fail(f"the metadata of {DUMP_REPO} lists no commit sha or no models.parquet")
-    age = (utcnow() - modified) / timedelta(days=1)
-    found = {"dump_repo": DUMP_REPO, "dump_sha": info.sha, "dump_age_days": round(age, 2),
-             "dump_last_modified": modified.isoformat(timespec="seconds") + "Z"}
+    file = dump_file(ctx, mode, headers)
+    age = (utcnow() - file.modified) / timedelta(days=1)
+    found = {"dump_repo": DUMP_REPO, "dump_file_commit": file.commit, "dump_file_oid": file.oid,
+             "dump_age_days": round(age, 2),
+             "dump_last_modified": file.modified.isoformat(timespec="seconds") + "Z"}
     if mode == "auto" and age > option(ctx.settings, "max_dump_age_days"):
         return (f"the hub-stats dump is {age:.1f} days old (max_dump_age_days = "
                 f"{option(ctx.settings, 'max_dump_age_days'):g})")
     previous, _ = _previous(ctx)
     reuse = not ctx.options.get("limit") and not ctx.options.get("force")
-    if reuse and previous.get("dump_sha") == info.sha:
-        raise Unchanged(f"hub-stats commit {info.sha[:12]} ({found['dump_last_modified']}) is "
-                        f"already snapshot {ctx.previous_snapshot_id} (use --force to reload)")
-    etag = previous.get("dump_etag") if reuse else None
+    if reuse and file.oid in (previous.get("dump_file_oid"), previous.get("dump_etag")):
+        raise Unchanged(f"hub-stats {DUMP_FILE} {file.oid[:12]} (last changed in commit "
+                        f"{file.commit[:12]}, {found['dump_last_modified']}) is already "
+                        f"snapshot {ctx.previous_snapshot_id} (use --force to reload)")
     path = ctx.raw_path(HUB_STATS_REL)
-    fetched = ctx.origin.download(HUB_STATS_REL, path,
-                                  headers | ({"If-None-Match": etag} if etag else {}))
-    if fetched.status == 304:
-        raise Unchanged(f"models.parquet of hub-stats commit {info.sha[:12]} has the ETag of "
-                        f"snapshot {ctx.previous_snapshot_id}: unchanged")
+    rel = f"datasets/{DUMP_REPO}/resolve/{file.commit}/{DUMP_FILE}"
+    try:
+        meta, fetched = ctx.origin.download_resolved(rel, path, headers)
+    except HttpStatusError as exc:
+        if exc.gone:
+            raise _gone(ctx, mode, f"{DUMP_FILE} of {DUMP_REPO}", exc) from None
+        raise
+    sha = fetched.headers["x-sha256"]
+    if file.sha256 and sha != file.sha256 or meta.etag and file.sha256 and meta.etag != sha:
+        path.unlink(missing_ok=True)
+        raise ctx.fail(f"{DUMP_FILE} of {DUMP_REPO}: downloaded sha256 {sha[:12]} differs from "
+                       f"the listing's {str(file.sha256)[:12]} (X-Linked-Etag "
+                       f"{str(meta.etag)[:12]})", "the transfer was corrupted; retry later")
     parquet_query(ctx, path)
-    lowered = {k.lower(): v for k, v in fetched.headers.items()}
-    ctx.parameters.update(found, dump_etag=lowered.get("x-linked-etag") or lowered.get("etag"),
-                          mode_reason=f"hub-stats dump {age:.1f} days old")
-    ctx.record_file(HUB_STATS_REL, path, fetched.url)
+    ctx.parameters.update(found, dump_sha=meta.commit or file.commit, dump_etag=meta.etag,
+                          dump_size=meta.size, mode_reason=f"hub-stats dump {age:.1f} days old")
+    ctx.record_raw(HUB_STATS_REL, meta.url, sha, path.stat().st_size)
     return path
 
 

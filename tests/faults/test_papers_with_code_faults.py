@@ -22,6 +22,7 @@ TABLES = ("raw_papers_with_code__links", "raw_papers_with_code__papers")
 LINKS_KEY = (pwc.LINKS_REPO, pwc.LINKS_FILE)
 TREE = r"/api/datasets/pwc-archive/links-between-paper-and-code/tree/"
 RESOLVE = r"/resolve/main/data/train-00000-of-00001\.parquet$"
+CDN = r"^/repos/"  # the file's bytes come from the CDN the resolve URL redirects to
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ def test_429_forever_gives_up(cli, env, hub, good):
 
 def test_hanging_download_times_out(cli, env, hub, good):
     change_links(hub)
-    hub.fault(RESOLVE, "hang", times=None, seconds=4)
+    hub.cdn.fault(CDN, "hang", times=None, seconds=4)
     started = time.monotonic()
     result = cli("collect", SOURCE)
     assert result.rc == 1
@@ -91,7 +92,7 @@ def test_hanging_download_times_out(cli, env, hub, good):
 
 def test_truncated_download(cli, env, hub, good):
     change_links(hub)
-    hub.fault(RESOLVE, "truncate", times=None)
+    hub.cdn.fault(CDN, "truncate", times=None)
     result = cli("collect", SOURCE)
     assert result.rc == 1
     assert_one_line_error(result.err, SOURCE, "truncated")
@@ -100,7 +101,7 @@ def test_truncated_download(cli, env, hub, good):
 
 def test_corrupted_download_is_caught_by_the_listing_checksum(cli, env, hub, good):
     change_links(hub)
-    hub.fault(RESOLVE, "malformed", times=None)  # other bytes than the listing's sha256
+    hub.cdn.fault(CDN, "corrupt", times=None)  # other bytes than the listing's sha256
     result = cli("collect", SOURCE)
     assert result.rc == 1
     assert_one_line_error(result.err, SOURCE, "train-00000-of-00001.parquet",
