@@ -26,7 +26,8 @@ def load_reference(con: duckdb.DuckDBPyConnection, path: Path = REFERENCE_FILE) 
     scorecard row leads with it) may be missing from a row or from the file."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE ref_article_figures AS "
-        "SELECT * FROM read_csv(?, header = true, all_varchar = true, null_padding = true)",
+        "SELECT *, row_number() OVER () AS ref_order "  # the file's order is the page's
+        "FROM read_csv(?, header = true, all_varchar = true, null_padding = true)",
         [str(path)]
     )
     con.execute("ALTER TABLE ref_article_figures ADD COLUMN IF NOT EXISTS claim VARCHAR")
@@ -67,7 +68,7 @@ WITH ours AS (
            CASE WHEN ends_with(r.tolerance, '%')
                 THEN CAST(rtrim(r.tolerance, '%') AS DOUBLE) / 100 * CAST(r.value AS DOUBLE)
                 ELSE CAST(r.tolerance AS DOUBLE) END AS tolerance_abs,
-           row_number() OVER () AS ord
+           r.ref_order AS ord
     FROM ref_article_figures r
     LEFT JOIN ours a ON a.figure_id = r.figure_id
     LEFT JOIN ours t ON t.figure_id = r.figure_id || '_today'

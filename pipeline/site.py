@@ -111,7 +111,7 @@ table { border-collapse: collapse; width: 100%; font-size: .88rem; }
 th, td { text-align: left; vertical-align: top; padding: .4rem .55rem;
   border-bottom: 1px solid var(--line); }
 th { background: var(--soft); font-weight: 600; }
-td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code { font-size: .85em; overflow-wrap: anywhere; }
 .status { display: inline-block; padding: 0 .45rem; border-radius: 1rem; font-weight: 600;
   font-size: .8rem; white-space: nowrap; border: 1px solid currentColor; }
@@ -214,12 +214,13 @@ def _identifier(name: str) -> str:
 def table(head: list[str], rows: list[tuple[str, list[str]]], numeric: set[int],
           label: str) -> str:
     """A table that scrolls on its own on a narrow screen, or turns into one card per row
-    (each cell labelled with its column) on a phone. `rows` are (tr attributes, cells). The
-    scrolling box is a named region a keyboard can focus and scroll (`label`: unique on the
-    page)."""
+    (each cell labelled with its column; its content in one box beside the label) on a phone.
+    `rows` are (tr attributes, cells). The scrolling box is a named region a keyboard can focus
+    and scroll (`label`: unique on the page)."""
     body = "".join(
         f"<tr{attrs}>" + "".join(
-            f'<td data-label="{esc(head[i])}"{" class=num" if i in numeric else ""}>{cell}</td>'
+            f'<td data-label="{esc(head[i])}"{" class=num" if i in numeric else ""}>'
+            f"<div>{cell}</div></td>"
             for i, cell in enumerate(cells)) + "</tr>"
         for attrs, cells in rows)
     return (f'<div class="table-scroll" role="region" aria-label="{esc(label)}" tabindex="0">'
@@ -242,13 +243,15 @@ def _figure_rows(rows: list[dict], with_section: bool, label: str) -> str:
     out = []
     for r in rows:
         unit = r.get("unit")
-        cells = [f'<div><span class="claim">{esc(r.get("claim") or r["figure_id"])}</span>'
-                 f'<span class="figure-id">{_identifier(r["figure_id"])}</span></div>']
+        cells = [f'<span class="claim">{esc(r.get("claim") or r["figure_id"])}</span>'
+                 f'<span class="figure-id">{_identifier(r["figure_id"])}</span>']
         if with_section:
             key = section_of(r["figure_id"])
             cells.append(f'<a href="#{key}">{esc(titles[key])}</a>' if key
                          else esc(r.get("section")))
-        unit_text = "" if unit == "%" else f" {unit}" if unit else ""
+        # a symbol stays on its number's line; a word ("repositories") may wrap below it
+        unit_text = "" if unit in (None, "", "%") else \
+            ("\u00a0" if len(unit) <= 2 else " ") + unit
         cells += [esc(fmt_value(r.get("article_value"), unit)) + esc(unit_text),
                   esc(fmt_value(r.get("ours_as_of_article"), unit)),
                   esc(fmt_value(r.get("ours_today"), unit)),

@@ -41,6 +41,14 @@ def test_alternative_readings_are_computed_and_bracket_the_article(tmp_path):
     assert card["bound_count"]["reason"] is None
 
 
+def test_rows_keep_the_reference_files_order(tmp_path):
+    """The page and the README list the figures in the reference file's order, whichever have
+    values (a join must not reorder them)."""
+    figures = [("bound_count", 10.0, "models"), ("ratio_today", 0.4, "×"),
+               ("stay_alt_pct", 85.3, "%"), ("share_pct", 52.9, "%")]
+    assert list(scorecard(tmp_path, figures)) == ["share_pct", "stay_pct", "ratio", "bound_count"]
+
+
 def test_a_row_without_a_claim_falls_back_to_the_quote(tmp_path):
     """A reference file without the claim column (or a row that leaves it out) still builds."""
     card = scorecard(tmp_path, [("share_pct", 52.86, "%")])

@@ -455,6 +455,10 @@ class FakeHfHub(FakeServer):
     def parquet_bytes(self) -> bytes:
         return bytes(self._dump_file()[0])
 
+    def dump_sha256(self) -> str:
+        """models.parquet's sha256 (hashing a large dump_path once, before it is served)."""
+        return self._dump_file()[1]
+
     def _dump_file(self) -> tuple[bytes, str]:
         """models.parquet of the current population and its sha256 (hex)."""
         key = (self.n, self.article_share, self.dump_drop, self.dump_path)
