@@ -3,12 +3,15 @@
 Three modes fill the same table (`raw_hf__models`), chosen with `--hf-mode`,
 `ADOPTION_HF_MODELS_MODE` or `[sources.hf_models] mode`:
 
-* `auto` (default): one metadata request for the daily dump `cfahlgren1/hub-stats` decides.
-  Modified within `max_dump_age_days` (default 3): parquet mode. Older, missing, failing or
-  lacking a column: the api crawl, said in one log line.
-* `parquet`: download the dump's `models.parquet` and read it with DuckDB. When the dump's
-  commit (or the file's ETag, asked with If-None-Match) is the one the current snapshot was
-  built from, nothing is downloaded and no snapshot is made (`Unchanged`).
+* `auto` (default): one request, the tree listing of the daily dump `cfahlgren1/hub-stats`
+  (`expand=true`), decides on `models.parquet`'s own last commit (the repository's
+  `lastModified` moves every day with its other files). Changed within `max_dump_age_days`
+  (default 3): parquet mode. Older, missing, gone, failing or lacking a column: the api crawl,
+  said in one log line.
+* `parquet`: download the dump's `models.parquet` (~1.1-1.4 GB in 2026: its metadata from the
+  Hub's redirect, the bytes from the CDN, checked against the listed size and sha256) and read
+  only our columns with DuckDB. When the file's oid (its LFS sha256) is the one the current
+  snapshot was built from, nothing is downloaded and no snapshot is made (`Unchanged`).
 * `api`: crawl `/api/models` 1,000 models a page, following the cursor in the `Link` header,
   through the pipeline's own HTTP layer (same retries, timeouts and errors as every source)
   and paced on the Hub's `RateLimit` headers. After each page the cursor and the page's rows
@@ -16,7 +19,7 @@ Three modes fill the same table (`raw_hf__models`), chosen with `--hf-mode`,
   refresh resumes an interrupted crawl there if it is younger than `checkpoint_max_age_hours`
   (default 24). Rows reach the database only when the crawl is complete, in one transaction.
 
-huggingface_hub parses what the Hub answers (`DatasetInfo`, `parse_ratelimit_headers`). The
+huggingface_hub parses what the Hub answers (`RepoFile`, `parse_ratelimit_headers`). The
 endpoint is `ADOPTION_HF_MODELS_URL`, else `HF_ENDPOINT`, else https://huggingface.co.
 `HF_TOKEN` (environment only) is sent when set and never logged or stored.
 """
