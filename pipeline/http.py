@@ -33,7 +33,10 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 #: headers that carry credentials: sent to the origin's own host only, never to a CDN
 CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 MAX_HUB_REDIRECTS = 5  # same-host redirects followed to reach a file's metadata (renamed repos)
-_SECRET_PARAM = re.compile(r"(?i)((?:app_)?(?:key|token|secret|password|app_id)[^=&]*=)[^&\s]+")
+#: credential-looking query parameters, the signed CDN URLs the Hub redirects to included
+#: (`Signature`, `X-Amz-Credential`, `X-Amz-Signature`, `Key-Pair-Id`)
+_SECRET_PARAM = re.compile(
+    r"(?i)((?:app_)?(?:key|token|secret|password|app_id|signature|credential)[^=&]*=)[^&\s]+")
 
 
 def redact(text: str) -> str:

@@ -392,6 +392,34 @@ def test_a_dataset_that_is_gone(cli, env, hub, monkeypatch, token):
     assert params["mode"] == "api" and "is gone" in params["mode_reason"]
 
 
+def test_file_metadata_follows_a_renamed_repository_but_not_the_cdn(env):
+    """A same-host redirect (a renamed repository) is followed to the file's metadata; the
+    redirect to another host (the CDN) is not, and carries the metadata; the token stays."""
+    from pipeline.http import Origin
+    from tests.fakes.base import FakeCdn, FakeServer, Reply
+
+    class Renamed(FakeServer):
+        def route(self, request):
+            if request.path == "/datasets/old/set/resolve/main/f.parquet":
+                return Reply(307, b"", {"Location": "/datasets/new/set/resolve/main/f.parquet"})
+            return Reply(302, b"", {"Location": cdn.put("/f", b"12345"), "X-Repo-Commit": "c1",
+                                    "X-Linked-Etag": '"abc"', "X-Linked-Size": "5"})
+
+    with FakeCdn() as cdn, Renamed() as hub:
+        origin = Origin("hf_models", hub.url, env)
+        meta, _ = origin.download_resolved("datasets/old/set/resolve/main/f.parquet",
+                                           env.data_dir / "f.parquet", {"Authorization": "x"})
+    assert (meta.commit, meta.etag, meta.size) == ("c1", "abc", 5)
+    assert meta.location.startswith(cdn.url)
+    assert meta.url.endswith("/old/set/resolve/main/f.parquet")
+    assert [(r.method, r.path) for r in hub.requests] == [
+        ("HEAD", "/datasets/old/set/resolve/main/f.parquet"),
+        ("HEAD", "/datasets/new/set/resolve/main/f.parquet")]
+    assert all(r.headers.get("authorization") == "x" for r in hub.requests)
+    assert [(r.method, "authorization" in r.headers) for r in cdn.requests] == [("GET", False)]
+    assert (env.data_dir / "f.parquet").read_bytes() == b"12345"
+
+
 def top_downloads(n: int, hub) -> list[int]:
     return sorted((m["downloads"] for m in hub.models()), reverse=True)[:n]
 

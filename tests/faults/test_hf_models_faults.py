@@ -258,6 +258,14 @@ def test_parquet_not_the_listed_file(cli, env, hub, good, kind, says):
     assert_kept(env, good)
 
 
+def test_a_failing_cdn_is_named_without_its_signature(cli, env, hub, good):
+    """The CDN's signed URL is shown with its signature and key id blanked out."""
+    hub.cdn.fault(CDN_PATH, "500", times=None)
+    line = fails(cli, "HTTP 500", CDN_PATH, "Signature=***", args=PARQUET)
+    assert "fake-signature" not in line and "Key-Pair-Id=***" in line
+    assert_kept(env, good)
+
+
 def test_parquet_malformed_local_copy(cli, env, hub, good, tmp_path, monkeypatch):
     path = tmp_path / "copy" / HUB_STATS_PATH.lstrip("/")
     path.parent.mkdir(parents=True)
