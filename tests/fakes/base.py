@@ -250,3 +250,21 @@ class FakeCdn(FakeServer):
         data, storage_etag = self.files[request.path]
         return Reply(200, data, {"ETag": storage_etag, "Accept-Ranges": "bytes"},
                      "application/octet-stream")
+
+
+class FakeHubWithCdn(FakeServer):
+    """A fake Hub that redirects file downloads to its own CDN (`self.cdn`, another host),
+    started and stopped with it."""
+
+    def __init__(self, latency: float = 0.0, bandwidth: float | None = None) -> None:
+        super().__init__(latency=latency, bandwidth=bandwidth)
+        self.cdn = FakeCdn(latency=latency, bandwidth=bandwidth)
+
+    def start(self) -> FakeHubWithCdn:
+        self.cdn.start()
+        super().start()
+        return self
+
+    def stop(self) -> None:
+        super().stop()
+        self.cdn.stop()

@@ -63,12 +63,13 @@ from urllib.parse import urlencode
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tests.fakes.base import NOT_FOUND, FakeCdn, FakeServer, Reply, Request
+from tests.fakes.base import NOT_FOUND, FakeHubWithCdn, Reply, Request
 
 ARTICLE_STAMP = "2022-03-02T23:29:04.000Z"  # back-filled onto every model older than this
 FIRST_REAL = datetime(2022, 3, 3, 9, 0, tzinfo=UTC)
 LAST_REAL = datetime(2026, 10, 31, 12, 0, tzinfo=UTC)
 PAGE_MAX = 1000
+PREBUILD_MAX = 100_000  # models.parquet of a Hub this small is built when the fake starts
 DEFAULT_FIELDS = ("_id", "id", "likes", "trendingScore", "private", "downloads", "tags",
                   "pipeline_tag", "library_name", "createdAt", "modelId")
 DUMP_REPO = "cfahlgren1/hub-stats"
@@ -401,7 +402,7 @@ def _decode_cursor(cursor: str) -> int:
     return int(json.loads(base64.urlsafe_b64decode(padded))["$gt"])
 
 
-class FakeHfHub(FakeServer):
+class FakeHfHub(FakeHubWithCdn):
     """The Hub's model listing and the hub-stats dataset over a synthetic model population."""
 
     def __init__(self, n: int = 2000, article_share: float = 0.05,
@@ -411,14 +412,14 @@ class FakeHfHub(FakeServer):
                  dump_age_days: float = 0.5, dump_drop: tuple[str, ...] = (),
                  dump_path: Path | None = None) -> None:
         super().__init__(latency=latency, bandwidth=bandwidth)
-        self.cdn = FakeCdn(latency=latency, bandwidth=bandwidth)
         self.n = n
         self.article_share = article_share
         self.mutate = mutate
         self.quota = quota or {}
         self.window = window
-        self.dump_drop = dump_drop
-        self.dump_path = dump_path  # serve this file (mmap) as models.parquet: benchmarks
+        self._parquet: dict[tuple, tuple[bytes, str]] | None = None
+        self.dump_path = dump_path
+        self.dump_drop = dump_drop  # serve this file (mmap) as models.parquet: benchmarks
         self.dump_files = DUMP_FILES
         self.dump_gone = False
         self.dump_commits = 0
@@ -426,19 +427,27 @@ class FakeHfHub(FakeServer):
         self.file_commits: dict[str, tuple[str, datetime]] = {}
         self.publish_dump(dump_age_days)
         self._sorted: dict[tuple[str, int], list[int]] = {}
-        self._parquet: dict[tuple, tuple[bytes, str]] = {}
+        self._parquet = {}
         self._deferred: list[tuple[int, tuple, dict]] = []
         self._windows: dict[tuple[str, str], tuple[float, int]] = {}
         self.listing_requests = 0
 
     def start(self) -> FakeHfHub:
-        self.cdn.start()
+        if self.n <= PREBUILD_MAX:  # a test's dump is built before serving (a slow first
+            self._dump_file()      # request could time a client out); a benchmark's on demand
         super().start()
         return self
 
-    def stop(self) -> None:
-        super().stop()
-        self.cdn.stop()
+    @property
+    def dump_drop(self) -> tuple[str, ...]:
+        return self._dump_drop
+
+    @dump_drop.setter
+    def dump_drop(self, columns: tuple[str, ...]) -> None:
+        """Columns left out of models.parquet (schema drift); the file is rebuilt at once."""
+        self._dump_drop = columns
+        if getattr(self, "_parquet", None) is not None:
+            self._dump_file()
 
     # -- data ------------------------------------------------------------------------------
     def model(self, i: int) -> dict | None:
@@ -462,7 +471,7 @@ class FakeHfHub(FakeServer):
     def _dump_file(self) -> tuple[bytes, str]:
         """models.parquet of the current population and its sha256 (hex)."""
         key = (self.n, self.article_share, self.dump_drop, self.dump_path)
-        if key not in self._parquet:
+        if key not in (self._parquet or {}):
             if self.dump_path is not None:
                 with self.dump_path.open("rb") as fh:
                     data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)

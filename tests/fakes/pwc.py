@@ -27,7 +27,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tests.fakes.base import NOT_FOUND, FakeCdn, FakeServer, Reply, Request
+from tests.fakes.base import NOT_FOUND, FakeHubWithCdn, Reply, Request
 
 LINKS_REPO = "pwc-archive/links-between-paper-and-code"
 PAPERS_REPO = "pwc-archive/papers-with-abstracts"
@@ -161,7 +161,7 @@ def git_blob_sha1(content: bytes) -> str:
     return hashlib.sha1(f"blob {len(content)}\0".encode() + content).hexdigest()  # git blob id
 
 
-class FakeHub(FakeServer):
+class FakeHub(FakeHubWithCdn):
     """Serves `files` ({(repo, path): bytes}) the way the Hub serves dataset files."""
 
     TREE = re.compile(r"^/api/datasets/([^/]+/[^/]+)/tree/([^/]+)(?:/(.*))?$")
@@ -170,20 +170,10 @@ class FakeHub(FakeServer):
     def __init__(self, files: dict[tuple[str, str], bytes] | None = None,
                  page_size: int | None = None) -> None:
         super().__init__()
-        self.cdn = FakeCdn()
         self.files = dict(fixture_files() if files is None else files)
         self.page_size = page_size
         #: files listed with a git blob id only (no LFS info), like small non-LFS files
         self.non_lfs: set[tuple[str, str]] = set()
-
-    def start(self) -> FakeHub:
-        self.cdn.start()
-        super().start()
-        return self
-
-    def stop(self) -> None:
-        super().stop()
-        self.cdn.stop()
 
     def set_files(self, files: dict[tuple[str, str], bytes]) -> None:
         self.files = dict(files)
