@@ -303,6 +303,9 @@ def _heavy(i: int, model: dict) -> dict:
     files += [f"checkpoint-{500 * (k + 1) + h % 97}/{part}" for k in range((h >> 9) % 6)
               for part in ("optimizer.pt", "scheduler.pt", "trainer_state.json", "rng_state.pth",
                            "training_args.bin", "model.safetensors", "config.json")]
+    if (h >> 27) % 2:  # a fine-tune's trainer outputs
+        files += ["training_args.bin", "all_results.json", "train_results.json",
+                  "eval_results.json", f"{name}_loss_curve.png"]
     files += [f"runs/{(h >> 20) % 12 + 1:02d}-{(h >> 24) % 28 + 1:02d}_{h % 10**6:06x}/events."
               f"out.tfevents.{1_700_000_000 + h % 10**8}.{name}.{k}" for k in range((h >> 13) % 4)]
     template = _template(h, name) if llm else None
@@ -356,9 +359,10 @@ def hub_stats_parquet(n: int, article_share: float = 0.05, chunk: int = 50_000,
                       drop: tuple[str, ...] = ()) -> bytes | None:
     """models.parquet as the hub-stats dataset publishes it (HUB_STATS_SCHEMA), written chunk by
     chunk; `drop` leaves columns out (schema drift). The listing's columns are model i's own;
-    the other columns (HEAVY_COLUMNS and the like, never read by the pipeline) are built for the
-    first chunk and reused by the later ones, so a ~1 GB benchmark file takes minutes, not an
-    hour, and still has the real file's size (each row group is compressed on its own)."""
+    the other columns (HEAVY_COLUMNS and the like, never read by the pipeline) are model i's own
+    up to `chunk` models; beyond, they are built once for `chunk` models spread over the whole
+    population and reused by every chunk, so a ~1 GB benchmark file takes minutes, not an hour,
+    and still has the real file's size (each row group is compressed on its own)."""
     schema = pa.schema([f for f in HUB_STATS_SCHEMA if f.name not in drop])
     out = sink if sink is not None else io.BytesIO()
     heavy: pa.Table | None = None
@@ -366,9 +370,11 @@ def hub_stats_parquet(n: int, article_share: float = 0.05, chunk: int = 50_000,
         for start in range(0, n, chunk):
             models = [synthetic_model(i, n, article_share)
                       for i in range(start, min(n, start + chunk))]
-            if heavy is None:
+            if heavy is None:  # from models spread over the whole population (n > chunk)
                 others = [f for f in schema if f.name not in LIGHT_COLUMNS]
-                rows = [_heavy(start + k, m) for k, m in enumerate(models)]
+                sample = range(start, start + len(models)) if n <= chunk else \
+                    [k * n // chunk for k in range(chunk)]
+                rows = [_heavy(i, synthetic_model(i, n, article_share)) for i in sample]
                 heavy = pa.Table.from_pydict({f.name: pa.array([r[f.name] for r in rows], f.type)
                                               for f in others}, schema=pa.schema(others))
             cols = {}
