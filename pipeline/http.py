@@ -244,11 +244,17 @@ class Origin:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")
         digest = hashlib.sha256()
-        if self.local is not None:
-            fetched = self.get(rel)
-            tmp.write_bytes(fetched.content)
+        if self.local is not None:  # copied in chunks: a local dump can be over a GB
+            source = self.local / rel
+            if not source.is_file():
+                raise self.fail(f"file not found: {source}", "check the configured local "
+                                "directory")
+            with source.open("rb") as src, tmp.open("wb") as out:
+                for chunk in iter(lambda: src.read(1 << 20), b""):
+                    out.write(chunk)
+                    digest.update(chunk)
             tmp.replace(dest)
-            return fetched
+            return Fetched(source.as_uri(), b"", {"x-sha256": digest.hexdigest()})
         url = self.url(rel)
         size = 0
         try:

@@ -124,7 +124,8 @@ def dump(ctx: CollectContext, mode: str, headers: dict) -> Path | None:
         rel = next((r for r in (HUB_STATS_REL, API_RAW_REL, KEPT_REL)
                     if (ctx.origin.local / r).is_file()), HUB_STATS_REL)
         path = ctx.raw_path(rel)
-        ctx.record_file(rel, path, ctx.origin.download(rel, path).url)
+        fetched = ctx.origin.download(rel, path)  # streamed, hashed on the way
+        ctx.record_raw(rel, fetched.url, fetched.headers["x-sha256"], path.stat().st_size)
         return path
     try:
         found = _dump_download(ctx, mode, headers)

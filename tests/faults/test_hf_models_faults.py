@@ -275,6 +275,13 @@ def test_parquet_malformed_local_copy(cli, env, hub, good, tmp_path, monkeypatch
     assert_kept(env, good)
 
 
+def test_parquet_local_folder_without_the_dump(cli, env, hub, good, tmp_path, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("ADOPTION_HF_MODELS_URL", str(tmp_path / "empty"))
+    fails(cli, "file not found", "models.parquet", args=PARQUET)
+    assert_kept(env, good)
+
+
 def test_parquet_500_forever(cli, env, hub, good):
     hub.fault(RESOLVE, "500", times=None)
     fails(cli, "500", "retries", args=PARQUET)
