@@ -122,7 +122,7 @@ def run(models: int, parquet_rows: int) -> str:
               if not ok]
     verdict = f"MISSES the {' and '.join(missed)} target" if missed else "meets both targets"
     lines += ["", f"Throughput ours / naive: **{speed:.2f}x** (target >= 1). "
-              f"Peak RSS naive / ours: **{memory:.1f}x** (target >= 5). "
+              f"Peak RSS naive / ours: **{memory:.2f}x** (target >= 5). "
               f"Result: {verdict}.", *notes]
     return "\n".join(lines)
 
