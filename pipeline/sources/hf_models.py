@@ -44,7 +44,7 @@ from requests.utils import parse_header_links
 from pipeline.config import Settings, secret
 from pipeline.errors import HttpStatusError, SourceError, Unchanged, Unreachable
 from pipeline.http import Origin, redact
-from pipeline.source import CollectContext, Source
+from pipeline.source import CollectContext, Source, file_sha256
 from pipeline.store import utcnow
 from pipeline.versioned import Versioned
 
@@ -123,10 +123,12 @@ def dump(ctx: CollectContext, mode: str, headers: dict) -> Path | None:
     if ctx.origin.local is not None:  # a folder: a copy of the dump, or a snapshot's raw folder
         rel = next((r for r in (HUB_STATS_REL, API_RAW_REL, KEPT_REL)
                     if (ctx.origin.local / r).is_file()), HUB_STATS_REL)
-        path = ctx.raw_path(rel)
-        fetched = ctx.origin.download(rel, path)  # streamed, hashed on the way
-        ctx.record_raw(rel, fetched.url, fetched.headers["x-sha256"], path.stat().st_size)
-        return path
+        source = ctx.origin.local / rel
+        if not source.is_file():
+            raise ctx.fail(f"file not found: {source}", "check the configured local directory")
+        # read in place: the dump is never kept, so copying a GB into staging would only cost
+        ctx.record_raw(rel, source.as_uri(), file_sha256(source), source.stat().st_size)
+        return source
     try:
         found = _dump_download(ctx, mode, headers)
     except Unreachable:
