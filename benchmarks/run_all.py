@@ -25,6 +25,7 @@ BENCHMARKS = [
     ("benchmarks.pwc_scale", [], ["--scale", "0.05"]),
     ("benchmarks.analysis_scale", [], ["--scale", "0.02"]),
     ("benchmarks.no_change_refresh", [], []),
+    ("benchmarks.hn_series", [], []),
     ("benchmarks.growth", [], ["--sizes", "10000,40000,100000"]),
     ("benchmarks.history_storage", [], ["--models", "20000", "--weeks", "8",
                                         "--target-models", "50000", "--postings", "50"]),

@@ -21,14 +21,18 @@ from pipeline.config import Settings
 from pipeline.errors import ConfigError, PipelineError, SourceError
 from pipeline.http import redact
 from pipeline.store import WriteLock, corrupt_error
+from pipeline.untrusted import log_line
 
 log = logging.getLogger("pipeline")
 USAGE_ERROR = 2
 
 
 class _Redact(logging.Filter):
+    """Every log line: credentials redacted, control characters escaped (upstream text
+    cannot start a new line, e.g. a `::` GitHub Actions workflow command)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
+        record.msg = log_line(redact(record.getMessage()))
         record.args = ()
         return True
 
@@ -285,12 +289,14 @@ def _print_source(name: str, source: Any, row: dict | None, settings: Settings) 
         current = (f"snapshot {row['snapshot_id']} at {_when(row['finished_at'])}, "
                    f"{row['row_count']} rows, from {row['origin_url']}, "
                    f"sha256 {row['sha256'][:12]}")
-    print(f"{name}: {current}")
+    print(log_line(f"{name}: {current}"))
     status = row and row["last_status"]
     if status == "failed":
-        print(f"  last attempt failed at {_when(row['last_attempt'])}: {row['last_error']}")
+        print(log_line(f"  last attempt failed at {_when(row['last_attempt'])}: "
+                       f"{row['last_error']}"))
     elif status == "unchanged":
-        print(f"  last checked {_when(row['last_attempt'])}: unchanged ({row['last_note']})")
+        print(log_line(f"  last checked {_when(row['last_attempt'])}: unchanged "
+                       f"({row['last_note']})"))
     elif status == "running":
         print(f"  an attempt started at {_when(row['last_started'])} is running or was "
               "interrupted (recorded as failed on the next refresh)")
@@ -301,7 +307,7 @@ def _print_source(name: str, source: Any, row: dict | None, settings: Settings) 
     if source.progress is not None:
         line = source.progress(settings)
         if line:
-            print(f"  {line}")
+            print(log_line(f"  {line}"))
     if source.skip_reason():
         print(f"  skipped on refresh: {source.skip_reason()}")
 
@@ -337,9 +343,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check_source_options(settings: Settings) -> None:
+    from pipeline.config import HTTP_SOURCE_OPTIONS
     from pipeline.sources import all_sources
 
-    settings.check_sources({n: {"url": str} | s.options for n, s in all_sources().items()})
+    settings.check_sources({n: {"url": str} | HTTP_SOURCE_OPTIONS | s.options
+                            for n, s in all_sources().items()})
+    for name in all_sources():  # a bound of zero or less is a usage error, found up front
+        for key in HTTP_SOURCE_OPTIONS:
+            settings.http_bound(name, key)
 
 
 def _maintain(con, settings: Settings, args: argparse.Namespace) -> int:

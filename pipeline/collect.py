@@ -28,7 +28,7 @@ import pyarrow as pa
 from pipeline import versioned
 from pipeline.config import Settings
 from pipeline.errors import SourceError, SuspiciousDrop, Unchanged
-from pipeline.http import Origin, redact
+from pipeline.http import Origin, redact, start_collection
 from pipeline.source import CollectContext, Source
 from pipeline.store import current_snapshot_id, fetch_one, utcnow
 
@@ -90,6 +90,7 @@ def run_source(con: duckdb.DuckDBPyConnection, source: Source, settings: Setting
     """Collect one source into a new snapshot. Raises SourceError; never leaves partial rows."""
     options = {k: v for k, v in (options or {}).items() if v not in (None, False)}
     source.create_tables(con)
+    start_collection(source.name, settings)  # this collection's byte and time budget
     origin = Origin(source.name, settings.source_url(source.name, source.default_url), settings)
     previous = current_snapshot_id(con, source.name)
     prev_rows, prev_sha = _previous(con, previous)

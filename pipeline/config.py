@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,17 @@ log = logging.getLogger("pipeline.config")
 #: the keys `adoption.toml` may hold outside [sources.*], with their kinds
 FILE_KEYS: dict[str, dict[str, type]] = {
     "paths": {"data_dir": str, "db": str, "charts_dir": str, "results_dir": str, "raw_dir": str},
-    "http": {"timeout": float, "retries": int, "backoff": float, "retry_after_max": float},
+    "http": {"timeout": float, "retries": int, "backoff": float, "retry_after_max": float,
+             "max_bytes": int, "max_response_bytes": int, "deadline": float,
+             "source_deadline": float},
 }
+#: the [http] bounds every source may override in [sources.<name>] (or ADOPTION_<SOURCE>_<KEY>)
+HTTP_SOURCE_OPTIONS: dict[str, type] = {"max_bytes": int, "max_response_bytes": int,
+                                        "deadline": float, "source_deadline": float}
+#: their defaults: 4 GiB received per source and collection (after decompression), 256 MiB
+#: per response held in memory, 30 minutes per request, 3 hours per source
+HTTP_BOUNDS = {"max_bytes": 4 << 30, "max_response_bytes": 256 << 20, "deadline": 1800.0,
+               "source_deadline": 10800.0}
 #: env variable -> (section, key) of the same setting in the file
 ENV_KEYS = {
     "ADOPTION_DATA_DIR": ("paths", "data_dir"), "ADOPTION_DB": ("paths", "db"),
@@ -39,6 +48,10 @@ ENV_KEYS = {
     "ADOPTION_HTTP_TIMEOUT": ("http", "timeout"), "ADOPTION_HTTP_RETRIES": ("http", "retries"),
     "ADOPTION_HTTP_BACKOFF": ("http", "backoff"),
     "ADOPTION_HTTP_RETRY_AFTER_MAX": ("http", "retry_after_max"),
+    "ADOPTION_HTTP_MAX_BYTES": ("http", "max_bytes"),
+    "ADOPTION_HTTP_MAX_RESPONSE_BYTES": ("http", "max_response_bytes"),
+    "ADOPTION_HTTP_DEADLINE": ("http", "deadline"),
+    "ADOPTION_HTTP_SOURCE_DEADLINE": ("http", "source_deadline"),
 }
 KIND_WORDS = {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
 _warned: set[str] = set()
@@ -119,6 +132,8 @@ class Settings:
     http_backoff: float
     retry_after_max: float
     file_config: dict
+    #: [http] bounds (see HTTP_BOUNDS); a source's own [sources.<name>] values win: http_bound
+    http_bounds: dict = field(default_factory=lambda: dict(HTTP_BOUNDS))
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -165,6 +180,9 @@ class Settings:
                                          "retry_after_max", values.get("retry_after_max", 120.0),
                                          0),
             file_config=cfg,
+            http_bounds={key: _check_range(f"ADOPTION_HTTP_{key.upper()} / [http] {key}",
+                                           values.get(key, default), 0, strict=True)
+                         for key, default in HTTP_BOUNDS.items()},
         )
 
     @cached_property
@@ -191,6 +209,16 @@ class Settings:
         if value is None:
             return default
         return convert(value, kind, f"[sources.{source}] {key}", from_env=False)
+
+    def http_bound(self, source: str, key: str) -> float:
+        """One of the HTTP bounds (`max_bytes`, `max_response_bytes`, `deadline`,
+        `source_deadline`) for `source`: its own setting, else the [http] one."""
+        kind = HTTP_SOURCE_OPTIONS[key]
+        value = self.source_option(source, key, None, kind)
+        if value is None:
+            return self.http_bounds[key]
+        return _check_range(f"{env_name(source, key)} / [sources.{source}] {key}", value, 0,
+                            strict=True)
 
     def source_url(self, source: str, default: str) -> str:
         return self.source_option(source, "url", default) or default

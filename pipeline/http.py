@@ -1,47 +1,97 @@
 """The one HTTP layer every source uses: timeouts, bounded retries honouring Retry-After,
 a descriptive User-Agent, and the same interface for http(s) URLs, `file://` URLs and local
 directories. Every failure becomes a one-line `SourceError` naming the source and the cause.
+
+Every upstream is untrusted, so the bounds live here, where every source inherits them:
+
+* bodies are streamed and counted after decompression (urllib3 inflates at most a chunk at a
+  time): a response held in memory stops at `max_response_bytes`, all of a source's responses
+  together at `max_bytes`, a download at its listed size; a `Content-Length` over the cap is
+  refused before the body is read;
+* each request has a total deadline (connect to last byte, retries and waits included) and each
+  source's collection one more (`deadline`, `source_deadline`): a watchdog shuts the socket of
+  a request still running at its deadline, so a server dripping a byte a second is cut off;
+* a link from upstream (a next page, an absolute URL) is followed only on the origin's own
+  scheme, host and port; credentials go only to the origin, only over HTTPS (`credentials`);
+* `redact` removes URL user-info, and every query value not on an allow-list, from any text
+  that is shown or stored.
+
+The bounds come from `[http]` in adoption.toml (ADOPTION_HTTP_*), and each source may override
+them in `[sources.<name>]` (ADOPTION_<SOURCE>_*): see `Settings.http_bound`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
+import logging
 import re
+import shutil
+import socket
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from pipeline import __version__
-from pipeline.config import Settings
+from pipeline.config import Settings, env_name, secret, warn_once
 from pipeline.errors import HttpStatusError, SourceError, Unreachable
+from pipeline.untrusted import shown
 
 USER_AGENT = (
     f"framework-adoption/{__version__} "
     "(+https://github.com/framework-adoption; reproducing 'PyTorch vs TensorFlow in 2022')"
 )
 RETRY_STATUSES = (429, 500, 502, 503, 504)
-#: headers that carry credentials: sent to the origin's own host only, never to a CDN
-CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+CHUNK = 1 << 16  # bytes asked of the socket per read when streaming a body
 MAX_HUB_REDIRECTS = 5  # same-host redirects followed to reach a file's metadata (renamed repos)
-#: credential-looking query parameters, the signed CDN URLs the Hub redirects to included
-#: (`Signature`, `X-Amz-Credential`, `X-Amz-Signature`, `Key-Pair-Id`)
-_SECRET_PARAM = re.compile(
-    r"(?i)((?:app_)?(?:key|token|secret|password|app_id|signature|credential)[^=&]*=)[^&\s]+")
+log = logging.getLogger("pipeline.http")
+_SECRET_PARAM = re.compile(r"(?i)((?:app_)?(?:key|token|secret|password|app_id)[^=&]*=)[^&\s]+")
+_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>()\[\]{}|\\^`]+")
+#: query parameters whose values are shown and stored as they are; any other value (a
+#: signature, a key, a token, an unknown parameter) is replaced by *** in `redact`
+SAFE_PARAMS = frozenset({
+    "content-type", "cursor", "details", "direction", "domain", "end", "expand", "expand[]",
+    "filter", "format", "from", "full", "hitsperpage", "id", "invitation", "limit", "offset",
+    "page", "page_size", "per_page", "period", "q", "query_type", "recursive",
+    "results_per_page", "revision", "search", "select", "since", "sort", "start", "tags", "to",
+    "type", "until", "venue", "venueid", "what", "where", "year",
+})
 
 
 def redact(text: str) -> str:
-    """Blank out credential-looking query values so URLs can be shown and stored safely."""
-    return _SECRET_PARAM.sub(r"\1***", text)
+    """`text` safe to show and store: in every URL, user-info (`user:password@`) is removed and
+    the value of every query parameter not in SAFE_PARAMS (signatures, keys, tokens) and any
+    fragment become `***`; `key=`/`token=`-like values outside URLs are blanked too."""
+    return _SECRET_PARAM.sub(r"\1***", _URL.sub(lambda m: _redact_url(m.group(0)), str(text)))
+
+
+def _redact_url(url: str) -> str:
+    tail = url[len(url.rstrip(".,:;!?")):]  # punctuation after a URL in a sentence
+    url = url[:len(url) - len(tail)]
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.split("?", 1)[0].split("@")[-1] + tail
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = "&".join(
+        f"{quote(k, safe='[]')}={quote(v, safe=',:/') if k.lower() in SAFE_PARAMS else '***'}"
+        for k, v in parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit(parts._replace(netloc=netloc, query=query,
+                                     fragment="***" if parts.fragment else "")) + tail
 
 
 @dataclass
@@ -85,6 +135,9 @@ class PipelineRetry(Retry):
                   _stacktrace=None):  # noqa: D102 - same contract as Retry.increment
         if is_offline(error) and any(is_offline(h.error) for h in self.history):
             raise MaxRetryError(_pool, url, error) from error
+        watch = getattr(_current, "watch", None)
+        if watch is not None and watch.expired:
+            raise DeadlinePassed()  # no retry after the deadline: Origin says which one
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def parse_retry_after(self, retry_after: str) -> float:
@@ -92,6 +145,93 @@ class PipelineRetry(Retry):
         if seconds > self.retry_after_max:
             raise RetryAfterTooLong(seconds)
         return seconds
+
+
+class DeadlinePassed(Exception):  # noqa: N818  (a signal for Origin._request)
+    """A request's deadline passed while urllib3 would have retried it."""
+
+
+_current = threading.local()  # the Watch of the request running in this thread, if any
+
+
+class Watch:
+    """A request's deadline: at that moment a timer shuts the socket the request is using
+    (so a read blocked on a dripping server returns), and marks the request expired."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.expired = False
+        self.connection: Any = None
+        #: the request's socket, kept: http.client lets go of it once the response owns it
+        self.sock: socket.socket | None = None
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self) -> Watch:
+        remaining = self.at - time.monotonic()
+        if remaining <= 0:
+            self.expired = True
+            raise DeadlinePassed()
+        self._timer = threading.Timer(remaining, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+        _current.watch = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        _current.watch = None
+
+    def _fire(self) -> None:
+        self.expired = True
+        sock = getattr(self.connection, "sock", None) or self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watched:
+    """A urllib3 connection that tells the running request's Watch which socket it uses."""
+
+    def connect(self) -> None:
+        self._watched()
+        super().connect()  # type: ignore[misc]
+        self._watched()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        self._watched()
+        super().request(*args, **kwargs)  # type: ignore[misc]
+        self._watched()
+
+    def _watched(self) -> None:
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            watch.connection = self
+            watch.sock = getattr(self, "sock", None) or watch.sock
+
+
+class _HTTPConnection(_Watched, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter on connections a Watch can cut off."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
 def make_session(settings: Settings) -> requests.Session:
@@ -109,7 +249,7 @@ def make_session(settings: Settings) -> requests.Session:
         raise_on_status=True,
     )
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=8)
+    adapter = _Adapter(max_retries=retry, pool_maxsize=8)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
@@ -132,11 +272,12 @@ def local_path(base: str) -> Path | None:
     return None
 
 
-def host_of(url: str) -> tuple[str, str, int | None]:
-    """Scheme, host and port of a URL (default ports made explicit), to compare origins."""
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port
+@dataclass
+class Fetched:
+    url: str
+    content: bytes
+    headers: dict[str, str]
+    status: int = 200  # 304 when a conditional download (If-None-Match) found no change
 
 
 def normalize_etag(etag: str | None) -> str | None:
@@ -160,16 +301,58 @@ class FileMetadata:
     size: int | None  # X-Linked-Size (else Content-Length of a direct answer)
 
 
-@dataclass
-class Fetched:
-    url: str
-    content: bytes
-    headers: dict[str, str]
-    status: int = 200  # 304 when a conditional download (If-None-Match) found no change
+class Budget:
+    """What one source may still receive in its current collection: bytes and time. Shared by
+    every Origin of the source (a second host, a replaced endpoint); `start_collection`
+    starts a new one for each collection."""
+
+    def __init__(self, source: str, settings: Settings) -> None:
+        self.source = source
+        self.max_bytes = int(settings.http_bound(source, "max_bytes"))
+        self.deadline = settings.http_bound(source, "source_deadline")
+        self.started = time.monotonic()
+        self.received = 0
+
+    @property
+    def ends_at(self) -> float:
+        return self.started + self.deadline
+
+    def take(self, size: int, url: str) -> None:
+        self.received += size
+        if self.received > self.max_bytes:
+            raise SourceError(
+                self.source, f"received more than {self.max_bytes:,} bytes in this collection "
+                f"(at {redact(url)})", f"a hostile or broken upstream; if it really is this "
+                f"large, raise {env_name(self.source, 'max_bytes')} or [http] max_bytes")
+
+
+_budgets: dict[str, Budget] = {}
+
+
+def start_collection(source: str, settings: Settings) -> Budget:
+    """A fresh byte and time budget for a source's collection (the loader calls this)."""
+    _budgets[source] = Budget(source, settings)
+    return _budgets[source]
+
+
+def budget(source: str, settings: Settings) -> Budget:
+    """The source's running budget (a new one when none was started)."""
+    return _budgets.get(source) or start_collection(source, settings)
+
+
+def same_origin(url: str, base: str) -> bool:
+    """Whether `url` has the scheme, host and port of `base`."""
+    a, b = urlsplit(url), urlsplit(base)
+    return (a.scheme.lower(), a.hostname, a.port or _PORTS.get(a.scheme.lower())) == \
+        (b.scheme.lower(), b.hostname, b.port or _PORTS.get(b.scheme.lower()))
+
+
+_PORTS = {"http": 80, "https": 443}
 
 
 class Origin:
-    """A source's base location; relative paths are resolved against it."""
+    """A source's base location; relative paths are resolved against it, and only links on
+    its own scheme, host and port are followed."""
 
     def __init__(self, source: str, base: str, settings: Settings, session=None) -> None:
         self.source = source
@@ -177,6 +360,9 @@ class Origin:
         self.settings = settings
         self.local = local_path(self.base)
         self._session = session
+        self.budget = budget(source, settings)
+        self.max_response_bytes = int(settings.http_bound(source, "max_response_bytes"))
+        self.deadline = settings.http_bound(source, "deadline")
 
     @property
     def session(self) -> requests.Session:
@@ -185,10 +371,17 @@ class Origin:
         return self._session
 
     def url(self, rel: str = "", params: dict | None = None) -> str:
+        """The URL of `rel`. An absolute URL (e.g. a next-page link from upstream) is refused
+        unless it is on this origin's scheme, host and port: nothing is sent elsewhere."""
         if self.local is not None:
             return (self.local / rel).as_uri() if rel else self.local.as_uri()
-        if rel.startswith(("http://", "https://")):
-            url = rel
+        if re.match(r"(?i)^[a-z][a-z0-9+.-]*:|^//", rel):
+            if not same_origin(urljoin(self.base + "/", rel), self.base):
+                raise self.fail(
+                    f"refusing the link {shown(redact(rel))} from upstream: it leaves "
+                    f"{redact(self.base)} for another host or scheme, and is not followed",
+                    "a hostile or misconfigured upstream; nothing was sent there")
+            url = urljoin(self.base + "/", rel)
         else:
             url = urljoin(self.base + "/", rel.lstrip("/"))
         if params:
@@ -197,33 +390,60 @@ class Origin:
             url = urlunsplit(parts._replace(query=query))
         return url
 
+    def credentials(self, name: str, scheme: str = "Bearer") -> dict[str, str]:
+        """`Authorization` headers with the token in environment variable `name`, or none: a
+        token goes only to this origin and only over HTTPS (else a warning says it was not
+        sent). Requests add it only on this origin (links elsewhere are refused, and requests
+        drops it on a redirect to another host)."""
+        token = secret(name)
+        if not token or not self.may_send_secret(name):
+            return {}
+        return {"Authorization": f"{scheme} {token}"}
+
+    def may_send_secret(self, name: str) -> bool:
+        """Whether the secret `name` may be sent to this origin: over HTTPS only."""
+        if urlsplit(self.base).scheme.lower() == "https":
+            return True
+        warn_once(f"{self.source}: {name} is not sent to {redact(self.base)}: credentials go "
+                  "only over HTTPS to their origin")
+        return False
+
     def fail(self, message: str, hint: str = "") -> SourceError:
         return SourceError(self.source, redact(message), hint)
 
     def _hint(self) -> str:
-        from pipeline.config import env_name
-
         return f"check the network or point {env_name(self.source)} at a reachable copy"
 
-    def get(
-        self, rel: str = "", params: dict | None = None, headers: dict | None = None
-    ) -> Fetched:
-        """Fetch a whole resource; raises SourceError on any transport or HTTP failure."""
+    def _local_file(self, rel: str) -> Path:
+        """A file of a local origin; `rel` may not lead outside the folder."""
+        root = self.local.resolve()
+        path = (root / rel).resolve() if rel else root
+        if path != root and root not in path.parents:
+            raise self.fail(f"refusing {shown(rel)}: it leads outside {root}",
+                            "a hostile or broken listing; nothing was read")
+        if not path.is_file():
+            raise self.fail(f"file not found: {self.local / rel}",
+                            "check the configured local directory")
+        return path
+
+    def get(self, rel: str = "", params: dict | None = None, headers: dict | None = None,
+            max_bytes: int | None = None) -> Fetched:
+        """Fetch a whole resource into memory, at most `max_bytes` (default: the source's
+        `max_response_bytes`); raises SourceError on any transport, HTTP or bound failure."""
+        cap = min(max_bytes or self.max_response_bytes, self.max_response_bytes)
         if self.local is not None:
-            path = self.local / rel
-            if not path.is_file():
-                raise self.fail(f"file not found: {path}", "check the configured local directory")
+            path = self._local_file(rel)
+            size = path.stat().st_size
+            if size > cap:
+                raise self._too_large(path.as_uri(), f"{size:,} bytes", cap,
+                                      "max_response_bytes")
             return Fetched(path.as_uri(), path.read_bytes(), {})
         url = self.url(rel, params)
-        try:
-            with self._request(url, headers) as response:
-                content = response.content
-                self._check_length(url, response, len(content))
-                self.session.stats.bytes += len(content)  # type: ignore[attr-defined]
-                return Fetched(response.url, content, dict(response.headers),
-                               response.status_code)
-        except requests.exceptions.ChunkedEncodingError as exc:
-            raise self.fail(f"truncated response from {url}: {_first_line(exc)}") from None
+        chunks: list[bytes] = []
+        with self._watch(url), self._request(url, headers, stream=True) as response:
+            self._receive(url, response, chunks.append, cap, "max_response_bytes")
+            return Fetched(response.url, b"".join(chunks), dict(response.headers),
+                           response.status_code)
 
     def get_json(self, rel: str = "", params: dict | None = None) -> tuple[Any, Fetched]:
         fetched = self.get(rel, params)
@@ -232,112 +452,204 @@ class Origin:
     def parse_json(self, fetched: Fetched) -> Any:
         try:
             return json.loads(fetched.content)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise self.fail(
-                f"malformed JSON from {fetched.url}: {exc}",
+                f"malformed JSON from {fetched.url}: {_first_line(exc)[:200]}",
                 "the upstream sent a broken or truncated payload; retry later",
             ) from None
 
-    def download(self, rel: str, dest: Path, headers: dict | None = None) -> Fetched:
+    def post(self, rel: str, body: Any, headers: dict | None = None) -> Fetched:
+        """POST a JSON body and read the answer with the same bounds as `get`; the answer's
+        status is returned, not raised (POSTs are not retried)."""
+        url = self.url(rel)
+        chunks: list[bytes] = []
+        with self._watch(url), self._request(url, headers, body=body) as response:
+            self._receive(url, response, chunks.append, self.max_response_bytes,
+                          "max_response_bytes")
+            return Fetched(response.url, b"".join(chunks), dict(response.headers),
+                           response.status_code)
+
+    def download(self, rel: str, dest: Path, headers: dict | None = None,
+                 size: int | None = None) -> Fetched:
         """Stream a large resource to `dest` atomically; `content` of the result is empty.
-        With `If-None-Match` in `headers`, a 304 answer writes nothing and returns status 304."""
+        With `If-None-Match` in `headers`, a 304 answer writes nothing and returns status 304.
+        `size` (from a listing) is enforced: a body longer or shorter than it is refused."""
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")
         digest = hashlib.sha256()
-        if self.local is not None:  # copied in chunks: a local dump can be over a GB
-            source = self.local / rel
-            if not source.is_file():
-                raise self.fail(f"file not found: {source}", "check the configured local "
-                                "directory")
-            with source.open("rb") as src, tmp.open("wb") as out:
-                for chunk in iter(lambda: src.read(1 << 20), b""):
-                    out.write(chunk)
-                    digest.update(chunk)
+        if self.local is not None:
+            path = self._local_file(rel)
+            found = path.stat().st_size
+            self._check_listed(path.as_uri(), found, size)
+            self.budget.take(found, path.as_uri())
+            shutil.copyfile(path, tmp)
             tmp.replace(dest)
-            return Fetched(source.as_uri(), b"", {"x-sha256": digest.hexdigest()})
+            return Fetched(path.as_uri(), b"", {"x-sha256": file_sha256(dest)})
         url = self.url(rel)
-        size = 0
+
+        def write(chunk: bytes) -> None:
+            out.write(chunk)
+            digest.update(chunk)
+
         try:
-            with self._request(url, headers, stream=True) as response:
+            with self._watch(url), self._request(url, headers, stream=True) as response:
                 if response.status_code == 304:
                     return Fetched(url, b"", dict(response.headers), 304)
                 with tmp.open("wb") as out:
-                    for chunk in response.iter_content(1 << 20):
-                        out.write(chunk)
-                        digest.update(chunk)
-                        size += len(chunk)
-                self._check_length(url, response, size)
+                    got = self._receive(url, response, write, self.budget.max_bytes,
+                                        "max_bytes", size)
                 result_headers = dict(response.headers)
-        except requests.exceptions.ChunkedEncodingError as exc:
-            tmp.unlink(missing_ok=True)
-            raise self.fail(f"truncated response from {url}: {_first_line(exc)}") from None
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        self.session.stats.bytes += size  # type: ignore[attr-defined]
         tmp.replace(dest)
-        return Fetched(url, b"", result_headers | {"x-sha256": digest.hexdigest()})
+        return Fetched(url, b"", result_headers | {"x-sha256": digest.hexdigest(),
+                                                   "x-size": str(got)})
 
     def head_metadata(self, rel: str, headers: dict | None = None) -> FileMetadata:
         """A Hub file's metadata from `HEAD` on its resolve URL, redirects not followed except
-        to the same host (a renamed repository); credentials never leave the origin host."""
+        to the same origin (a renamed repository): credentials never leave the origin."""
         if self.local is not None:
-            path = self.local / rel
-            if not path.is_file():
-                raise self.fail(f"file not found: {path}", "check the configured local directory")
+            path = self._local_file(rel)
             return FileMetadata(path.as_uri(), path.as_uri(), None, None, path.stat().st_size)
         url = asked = self.url(rel)
         for _ in range(MAX_HUB_REDIRECTS):
-            with self._request(url, headers, method="HEAD") as response:
+            with self._watch(url), self._request(url, headers, method="HEAD") as response:
                 answer = {k.lower(): v for k, v in response.headers.items()}
                 moved = response.is_redirect and bool(answer.get("location"))
             target = urljoin(url, answer["location"]) if moved else None
-            if target is None or host_of(target) != host_of(url):
+            if target is None or not same_origin(target, url):
                 break
             url = target
         else:
             raise self.fail(f"more than {MAX_HUB_REDIRECTS} redirects resolving {asked}")
         size = answer.get("x-linked-size") or (None if target else answer.get("content-length"))
-        return FileMetadata(
-            asked, target or url, answer.get("x-repo-commit"),
-            normalize_etag(answer.get("x-linked-etag") or answer.get("etag")),
-            int(size) if size and size.isdigit() else None)
+        commit = answer.get("x-repo-commit") or ""
+        etag = normalize_etag(answer.get("x-linked-etag") or answer.get("etag")) or ""
+        return FileMetadata(  # upstream text: kept only in the shapes the Hub sends
+            asked, target or url, commit if re.fullmatch(r"[0-9a-f]{40}", commit) else None,
+            etag if re.fullmatch(r"[0-9A-Za-z._:+/=-]{1,128}", etag) else None,
+            int(size) if size and size.strip().isdigit() else None)
 
-    def download_resolved(self, rel: str, dest: Path,
-                          headers: dict | None = None) -> tuple[FileMetadata, Fetched]:
+    def download_resolved(self, rel: str, dest: Path, headers: dict | None = None,
+                          size: int | None = None) -> tuple[FileMetadata, Fetched]:
         """A Hub file: its metadata from the resolve URL's redirect (`head_metadata`), then its
-        bytes from where the redirect points (credentials dropped off the origin host), checked
-        against the size the Hub stated. Streams to `dest` atomically."""
+        bytes from where the redirect points, never with credentials off the origin, checked
+        against the size the Hub states (and `size`, a listing's, when given)."""
         meta = self.head_metadata(rel, headers)
-        fetched = self.download(rel if self.local is not None else meta.location, dest, headers)
-        size = dest.stat().st_size
-        if meta.size is not None and size != meta.size:
-            dest.unlink(missing_ok=True)
-            raise self.fail(f"truncated download of {meta.url}: got {size} of the {meta.size} "
-                            "bytes the Hub lists", "the transfer was cut short; retry later")
-        return meta, fetched
+        if size is not None and meta.size is not None and size != meta.size:
+            raise self.fail(f"refusing {meta.url}: the Hub states {meta.size:,} bytes where the "
+                            f"listing says {size:,}", "the upstream's listing and file "
+                            "disagree; retry later")
+        listed = meta.size if meta.size is not None else size
+        if self.local is not None:
+            return meta, self.download(rel, dest, size=listed)
+        if same_origin(meta.location, self.base):
+            return meta, self.download(meta.location, dest, headers, size=listed)
+        return meta, self._storage(meta).download(meta.location, dest, size=listed)
 
-    def _credentials_for(self, url: str, headers: dict | None) -> dict | None:
-        """`headers` for a request to `url`: credentials only when `url` is on the origin's
-        own host (a redirect target such as the Hub's CDN never gets the token)."""
-        if not headers or self.local is not None or host_of(url) == host_of(self.base):
-            return headers
-        return {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
+    def _storage(self, meta: FileMetadata) -> Origin:
+        """The storage host a Hub redirect points to, as an origin of its own: no credentials,
+        the same source's byte and time budget, never a downgrade from HTTPS to HTTP."""
+        parts = urlsplit(meta.location)
+        if parts.scheme.lower() not in ("http", "https") or (
+                urlsplit(self.base).scheme.lower() == "https" and parts.scheme.lower() != "https"):
+            raise self.fail(f"refusing the redirect of {meta.url} to {shown(meta.location)}: "
+                            f"not {urlsplit(self.base).scheme}", "a hostile or broken upstream; "
+                            "nothing was downloaded")
+        return Origin(self.source, f"{parts.scheme}://{parts.netloc}", self.settings,
+                      session=self.session)
+
+    # -- bounds -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _watch(self, url: str) -> Iterator[Watch]:
+        """The request's deadline: its own, or the source's if that comes first. A request
+        still running then is cut off and fails with one line naming the setting."""
+        own = time.monotonic() + self.deadline
+        at = min(own, self.budget.ends_at)
+        which = (f"the {self.deadline:g} s deadline per request "
+                 f"({env_name(self.source, 'deadline')} or [http] deadline)" if own <= at else
+                 f"the source's {self.budget.deadline:g} s deadline "
+                 f"({env_name(self.source, 'source_deadline')} or [http] source_deadline)")
+        watch = Watch(at)
+        try:
+            with watch:
+                yield watch
+        except (SourceError, DeadlinePassed, requests.exceptions.RequestException, OSError):
+            if watch.expired:
+                raise self.fail(f"gave up on {url}: it took longer than {which}",
+                                "a hanging or dripping upstream; retry later") from None
+            raise
+        if watch.expired:  # a body that ended when the socket was shut looks complete: it is not
+            raise self.fail(f"gave up on {url}: it took longer than {which}",
+                            "a hanging or dripping upstream; retry later")
+
+    def _too_large(self, url: str, what: str, cap: int, key: str) -> SourceError:
+        return self.fail(
+            f"refusing {url}: {what + ', ' if what else ''}over the {cap:,}-byte cap",
+            f"a hostile or broken upstream; if it really is this large, raise "
+            f"{env_name(self.source, key)} or [http] {key}")
+
+    def _check_listed(self, url: str, size: int, listed: int | None) -> None:
+        if listed is not None and size != listed:
+            raise self.fail(f"refusing {url}: {size:,} bytes where the listing says "
+                            f"{listed:,}", "the upstream's listing and file disagree; retry "
+                            "later")
+
+    def _receive(self, url: str, response: requests.Response, write: Callable[[bytes], Any],
+                 cap: int, key: str, listed: int | None = None) -> int:
+        """Stream the body into `write`, counted after decompression: at most `cap` bytes
+        (setting `key`), the source's budget, and exactly `listed` bytes when given."""
+        declared = _declared_length(response)
+        if declared is not None and listed is not None and declared != listed:
+            self._check_listed(url, declared, listed)
+        if declared is not None and declared > cap:
+            raise self._too_large(url, f"Content-Length {declared:,}", cap, key)
+        size = 0
+        try:
+            for chunk in response.iter_content(CHUNK):
+                size += len(chunk)
+                if size > cap:
+                    raise self._too_large(url, "", cap, key)
+                if listed is not None and size > listed:
+                    raise self.fail(f"refusing {url}: more than the {listed:,} bytes listed",
+                                    "the upstream's listing and file disagree; retry later")
+                self.budget.take(len(chunk), url)
+                write(chunk)
+        except (requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ConnectionError) as exc:
+            raise self.fail(f"truncated response from {url}: {_reason(exc)}",
+                            "the connection closed early; retry later") from None
+        self._check_length(url, response, size)
+        if listed is not None and size != listed:
+            self._check_listed(url, size, listed)
+        self.session.stats.bytes += size  # type: ignore[attr-defined]
+        return size
 
     def _check_length(self, url: str, response: requests.Response, size: int) -> None:
-        expected = response.headers.get("Content-Length")
-        encoded = response.headers.get("Content-Encoding")
-        if expected and not encoded and expected.isdigit() and int(expected) != size:
+        expected = _declared_length(response)
+        if expected is not None and expected != size:
             raise self.fail(f"truncated response from {url}: got {size} of {expected} bytes")
 
     def _request(self, url: str, headers: dict | None, stream: bool = False,
-                 method: str = "GET") -> requests.Response:
-        """One request with the session's retries; HEAD does not follow redirects."""
+                 body: Any = None, method: str = "GET") -> requests.Response:
+        """One request with the session's retries (a POST when `body` is given); HEAD does not
+        follow redirects (`head_metadata` reads the redirect itself)."""
         timeout = self.settings.http_timeout
+        if headers and any(k.lower() == "authorization" for k in headers) and not (
+                urlsplit(url).scheme.lower() == "https" and same_origin(url, self.base)):
+            raise self.fail(f"refusing to send credentials to {url}: only to "
+                            f"{redact(self.base)} over HTTPS")
         try:
-            response = self.session.request(
-                method, url, headers=self._credentials_for(url, headers), timeout=timeout,
-                stream=stream, allow_redirects=method != "HEAD")
+            if body is None:
+                response = self.session.request(method, url, headers=headers, timeout=timeout,
+                                                stream=stream, allow_redirects=method != "HEAD")
+            else:
+                response = self.session.post(url, json=body, headers=headers, timeout=timeout,
+                                             stream=True)
+        except DeadlinePassed:
+            raise
         except requests.exceptions.RetryError as exc:
             raise self.fail(
                 f"gave up on {url} after {self.settings.http_retries} retries: {_reason(exc)}",
@@ -360,13 +672,31 @@ class Origin:
                             "the connection closed early; retry later") from None
         except requests.exceptions.RequestException as exc:
             raise self.fail(f"request to {url} failed: {_reason(exc)}") from None
-        if response.status_code >= 400:
+        if response.status_code >= 400 and body is None:
             response.close()
             raise HttpStatusError(
-                self.source, redact(f"HTTP {response.status_code} {response.reason} from {url}"),
+                self.source,
+                redact(f"HTTP {response.status_code} {shown(response.reason, 60)} from {url}"),
                 "the upstream refused the request; check the URL or retry later",
-                response.status_code, response.headers.get("X-Error-Code"))
+                response.status_code, (response.headers.get("X-Error-Code") or "")[:40] or None)
         return response
+
+
+def _declared_length(response: requests.Response) -> int | None:
+    """The body's Content-Length when it counts the bytes we receive (no content coding)."""
+    expected = response.headers.get("Content-Length", "")
+    if response.headers.get("Content-Encoding") or not expected.strip().isdigit():
+        return None
+    return int(expected)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB chunks (raw payloads can be hundreds of MB)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -26,7 +26,7 @@ def open_results() -> duckdb.DuckDBPyConnection | None:
         print(f"No results to show yet: {exc}")
         print("Run `make refresh` first (offline: "
               "ADOPTION_CONFERENCES_URL=../shared/mirror/pytorch-vs-tensorflow "
-              "ADOPTION_JOBS_HN_URL=../shared/mirror/hn make refresh).")
+              "ADOPTION_JOBS_HN_URL=../shared/mirror/hn-2021-2026 make refresh).")
         return None
 
 

@@ -22,11 +22,13 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
 from pipeline.config import PUBLISHED_DIR, Settings
 from pipeline.errors import PipelineError
+from pipeline.untrusted import csv_cell
 
 log = logging.getLogger("pipeline")
 RESULT_FILES = ("scorecard.md", "scorecard.csv", "figures.csv", "sources.md",
@@ -108,9 +110,10 @@ def merged_history(published: Path, new: Path) -> str | None:
     out = io.StringIO()
     writer = csv.DictWriter(out, header, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(sorted(rows.values(), key=lambda r: (r.get("figure_id") or "",
-                                                          r.get("data_date") or "",
-                                                          r.get("computed_at") or "")))
+    writer.writerows({k: csv_cell(v) for k, v in row.items()}
+                     for row in sorted(rows.values(), key=lambda r: (r.get("figure_id") or "",
+                                                                     r.get("data_date") or "",
+                                                                     r.get("computed_at") or "")))
     return out.getvalue()
 
 
@@ -123,6 +126,9 @@ def publish(settings: Settings, force: bool = False) -> bool:
     if not (settings.results_dir / "scorecard.md").is_file():
         raise PipelineError(f"nothing to publish: {settings.results_dir} has no scorecard yet; "
                             "run `make refresh` first")
+    for name in ("sources", "scorecard"):  # before anything is copied
+        refuse_markers(name, (settings.results_dir / f"{name}.md").read_text()
+                       if (settings.results_dir / f"{name}.md").is_file() else "")
     dest = published_dir()
     charts_src, charts_dest = settings.charts_dir, dest / "charts"
     new_index, old_index = read_charts_index(charts_src), read_charts_index(charts_dest)
@@ -177,19 +183,37 @@ def _table_part(scorecard_md: str) -> str:
         else scorecard_md
 
 
+def refuse_markers(name: str, body: str) -> None:
+    """A generated block may not hold anything that reads as a README marker."""
+    if ANY_MARKER.search(body):
+        raise PipelineError(f"publish: refusing the generated {name} block: it holds a README "
+                            "marker ('<!-- ...:start/end'); nothing was published")
+
+
+#: anything that reads as a publish marker (ours or a forged one)
+ANY_MARKER = re.compile(r"<!--\s*[\w-]+\s*:\s*(?:start|end)\b", re.IGNORECASE)
+
+
 def update_readme(blocks: dict[str, str], readme: Path | None = None) -> bool:
-    """Replace README's generated blocks; returns whether the file changed."""
+    """Replace README's generated blocks; returns whether the file changed.
+
+    The markers cannot be forged: a block is the text between the FIRST start marker and the
+    next end marker, and a body that holds anything marker-like is refused (PipelineError), so
+    no generated text can move a block's end or leave text behind a later publish."""
     readme = readme or published_dir().parent / "README.md"
     if not readme.is_file():
         return False
     text = original = readme.read_text()
     for name, body in blocks.items():
+        refuse_markers(name, body)
         command = BLOCK_COMMANDS[name]
         start = MARKER.format(name=name, edge="start", command=command)
         end = MARKER.format(name=name, edge="end", command=command)
-        if start not in text or end not in text:
+        if start not in text:
             continue
         head, rest = text.split(start, 1)
+        if end not in rest:
+            continue
         text = head + start + "\n" + body.rstrip() + "\n" + end + rest.split(end, 1)[1]
     if text == original:
         return False

@@ -14,6 +14,7 @@ import duckdb
 
 from pipeline.analysis import FIGURES_DDL
 from pipeline.config import REFERENCE_DIR, Settings
+from pipeline.untrusted import csv_cell, markdown_text
 
 REFERENCE_FILE = REFERENCE_DIR / "article_figures.csv"
 COLUMNS = ["figure_id", "claim", "section", "article_value", "unit", "ours_as_of_article",
@@ -175,8 +176,8 @@ def sources_markdown(con: duckdb.DuckDBPyConnection) -> str:
             current = (f"#{row['snapshot_id']}, {row['finished_at']:%Y-%m-%d}, "
                        f"{row['row_count']:,} rows, sha256 `{row['sha256'][:10]}`")
         last = row.get("last_status") or "never run"
-        if last == "failed":
-            last = f"failed: {(row.get('last_error') or '')[:120]}".replace("|", "/")
+        if last == "failed":  # upstream text (a reason phrase, a model id): made inert
+            last = f"failed: {markdown_text((row.get('last_error') or '')[:120])}"
         lines.append(f"| `{name}` | {source.title} | {source.licence} | {current} | {last} |")
     return "\n".join(lines) + "\n"
 
@@ -207,7 +208,7 @@ def write_report(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Pat
     with tmp.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
-        writer.writerows(rows)
+        writer.writerows([csv_cell(v) for v in row] for row in rows)
     tmp.replace(csv_path)
     return [md, csv_path, sources_md,
             *draw_scorecard(con, settings.charts_dir / "scorecard.png")]

@@ -81,7 +81,9 @@ SECTIONS = [
             "data/manual/job_board_counts.csv. Every monthly Hacker News 'Who is hiring?' "
             "thread is collected instead, and each top-level posting is matched for PyTorch, "
             "TensorFlow and JAX by word rules (a bare 'TF' is not TensorFlow). Headline shares "
-            "use complete months only. Details: docs/methodology/jobs.md."),
+            "use complete months only. Offline, a copy of the threads may declare months it "
+            "lacks: they are gaps, never zeros, and a window says how many of its 12 months it "
+            "holds. Details: docs/methodology/jobs.md."),
 ]
 
 CSS = """

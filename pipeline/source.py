@@ -21,7 +21,8 @@ import duckdb
 
 from pipeline.config import Settings
 from pipeline.errors import SourceError, Unchanged
-from pipeline.http import Origin, redact
+from pipeline.http import Origin, file_sha256, redact
+from pipeline.untrusted import shown, unsafe_name
 from pipeline.versioned import Versioned
 from pipeline.versioned import ddl as versioned_ddl
 
@@ -76,15 +77,6 @@ class RawFile:
     kept_in: int | None = None
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in 1 MiB chunks (raw payloads can be hundreds of MB)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def manifest_sha256(files: list[RawFile]) -> str:
     """The identity of a snapshot's raw payloads: sha256 over sorted "path sha256" lines."""
     lines = sorted(f"{f.path} {f.sha256}" for f in files)
@@ -133,15 +125,31 @@ class CollectContext:
         self.raw_files.append(RawFile(rel, redact(url), sha, len(content)))
         return sha
 
+    def check_name(self, rel: str) -> str:
+        """`rel` if it may name a raw file, else a one-line error naming the source and the
+        entry. Upstream names are untrusted: `..`, absolute paths, backslashes, glob and
+        control characters and over-long names are refused (pipeline.untrusted)."""
+        problem = unsafe_name(rel)
+        if problem is not None:
+            raise self.fail(f"refusing the upstream file name {shown(rel)} ({problem})",
+                            "a hostile or broken listing; nothing was written for it")
+        return rel
+
     def raw_path(self, rel: str) -> Path:
-        """A path inside the staging folder to stream a large payload into."""
-        path = self.staging_dir / rel
+        """A path inside the staging folder to stream a large payload into. Every raw file is
+        placed through here: `rel` is checked (`check_name`), and its normalised path must lie
+        inside the staging folder (a symbolic link cannot lead out either)."""
+        root = self.staging_dir.resolve()
+        path = (root / self.check_name(rel)).resolve()
+        if root not in path.parents:
+            raise self.fail(f"refusing the upstream file name {shown(rel)}: it leads outside "
+                            "the snapshot's folder", "a hostile or broken listing")
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
     def record_raw(self, rel: str, url: str, sha256: str, size: int | None,
                    kept_in: int | None = None) -> None:
-        self.raw_files.append(RawFile(rel, redact(url), sha256, size, kept_in))
+        self.raw_files.append(RawFile(self.check_name(rel), redact(url), sha256, size, kept_in))
 
     def record_file(self, rel: str, path: Path, url: str) -> str:
         """Record a payload already written to `path` (hashing it); returns its sha256."""

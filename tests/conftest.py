@@ -56,6 +56,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("ADOPTION_HTTP_BACKOFF", "0.01")
     monkeypatch.setenv("ADOPTION_HTTP_RETRY_AFTER_MAX", "3")
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from tests.fakes.base import test_ca
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", test_ca()[1])  # the HTTPS fakes' CA
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
     # a source a test did not configure must fail fast on loopback, never reach the internet
     from pipeline.config import env_name

@@ -14,7 +14,7 @@ import pytest
 from pipeline.charts import all_charts, read_index, style
 from pipeline.charts.jobs import draw_hn_trend, draw_job_postings
 from pipeline.charts.scorecard import placed, tolerance_unit
-from pipeline.store import connect
+from pipeline.store import connect, utcnow
 
 FIELDS = {"name", "title", "alt", "caption", "has_data", "snapshot_ids", "files", "key",
           "sha256"}
@@ -101,19 +101,30 @@ def test_charts_are_redrawn_only_when_an_input_changed(cli, env, conference_serv
 
 @pytest.fixture
 def hn_db(env):
-    """A store holding only out_jobs__hn_monthly (months given by the test)."""
+    """A store holding only out_jobs__hn_monthly (months given by the test; `missing` months
+    are declared missing by the copy: a row without counts, as the analysis writes it)."""
     con = connect(env.db_path)
 
-    def fill(months: list[date], open_last: bool = True) -> duckdb.DuckDBPyConnection:
+    def fill(months: list[date], open_last: bool = True,
+             missing: tuple[date, ...] = ()) -> duckdb.DuckDBPyConnection:
+        n = len(months)
+        held = [m not in missing for m in months]
         frame = pd.DataFrame({
-            "month": months, "postings": [400 + 10 * i for i in range(len(months))],
-            "pytorch": [8 + i % 5 for i in range(len(months))],
-            "tensorflow": [12 - i % 4 for i in range(len(months))],
-            "jax": [1 + i % 2 for i in range(len(months))],
-            "incomplete": [open_last and i == len(months) - 1 for i in range(len(months))],
-            "snapshot_id": 1})
+            "month": months, "postings": [400 + 10 * i for i in range(n)],
+            "pytorch": [8 + i % 5 for i in range(n)],
+            "tensorflow": [12 - i % 4 for i in range(n)],
+            "jax": [1 + i % 2 for i in range(n)],
+            "incomplete": [open_last and i == n - 1 for i in range(n)],
+            "declared_missing": [not h for h in held],
+            "missing_reason": [None if h else "no public copy (test)" for h in held],
+            "captured_early": False, "snapshot_id": 1})
+        for column in ("postings", "pytorch", "tensorflow", "jax"):
+            frame[column] = frame[column].astype("Int64").where(held)
         complete = [m for m, open_ in zip(months, frame["incomplete"], strict=True) if not open_]
-        frame["in_last12"] = [m in complete[-12:] for m in months]  # as the analysis defines
+        last = pd.Timestamp(complete[-1])
+        frame["in_last12_span"] = [last - pd.DateOffset(months=12) < pd.Timestamp(m) <= last
+                                   for m in pd.to_datetime(months)] if complete else False
+        frame["in_last12"] = frame["in_last12_span"] & ~frame["incomplete"] & pd.Series(held)
         for fw in ("pytorch", "tensorflow", "jax"):
             frame[f"{fw}_pct"] = 100.0 * frame[fw] / frame["postings"]
         con.execute("CREATE OR REPLACE TABLE out_jobs__hn_monthly AS SELECT * FROM frame")
@@ -136,10 +147,51 @@ def test_hn_trend_with_few_months_fits_the_axis_and_does_not_smooth(hn_db):
     low, high = ax.get_xlim()
     span_days = high - low
     assert span_days < 250  # Dec 2025 .. Jun 2026, not 2021..2026
-    assert "one point per month" in drawn.alt and "May 2026 (open)" in drawn.alt
-    assert "4 complete months" in drawn.title  # the open month is not in the headline
+    # drawn after May 2026 ended: its thread was collected while open, not "still open"
+    assert "one point per month" in drawn.alt and "May 2026 (partial)" in drawn.alt
+    assert "4 of 12 months" in drawn.title  # the open month is not in the headline
     assert "predates the first thread" in ax.get_xlabel()
     assert "pytorch_smooth_pct" not in drawn.data.columns
+    assert any(t.get_text() == "May 2026: collected while open\n(partial)" for t in ax.texts)
+    assert "still open" not in ax.get_xlabel() + drawn.caption_note
+    assert "May 2026 was collected while its thread was open (partial)" in drawn.caption_note
+
+
+def test_hn_trend_calls_the_current_month_still_open(hn_db):
+    """A thread of the month the chart is drawn in is still open; once the month is over it
+    reads "collected while open (partial)" (the test above)."""
+    now = pd.Timestamp(utcnow()).to_period("M").to_timestamp()
+    drawn = draw_hn_trend(hn_db(months_from(now - pd.DateOffset(months=4), 5)))
+    ax = drawn.fig.axes[0]
+    assert any(f"{now:%b %Y}: thread\nstill open" == t.get_text() for t in ax.texts)
+    assert "still open" in ax.get_xlabel() and "partial" not in ax.get_xlabel()
+    assert f"{now:%b %Y} (open)" in drawn.alt
+
+
+def test_hn_trend_draws_a_declared_gap_as_a_gap(hn_db):
+    """Nov and Dec 2025 declared missing: no point, no line across them, a shaded band, the
+    window "10 of 12 months" in the title, and a caption note naming them and the reason."""
+    months = months_from(date(2024, 1, 1), 29)  # Jan 2024 .. May 2026, May open
+    gap = (date(2025, 11, 1), date(2025, 12, 1))
+    drawn = draw_hn_trend(hn_db(months, missing=gap))
+    ax = drawn.fig.axes[0]
+    assert "10 of 12 months, May 2025–Apr 2026 without Nov–Dec 2025" in drawn.title
+    for line in ax.get_lines():
+        if line.get_label().startswith("PyTorch"):
+            xs, ys = line.get_xdata(), line.get_ydata()
+            at = {pd.Timestamp(x).date(): y for x, y in zip(xs, ys, strict=True)}
+            assert all(pd.isna(at[m]) for m in gap)  # the line breaks: nothing bridges it
+            assert not pd.isna(at[date(2025, 10, 1)]) and not pd.isna(at[date(2026, 1, 1)])
+    assert any("no copy: Nov–Dec 2025" in t.get_text() for t in ax.texts)
+    assert len(ax.patches) == 1  # the grey band over the gap
+    assert "grey: no copy of the month" in ax.get_xlabel()
+    assert "No data for Nov–Dec 2025: the copy declares them missing (no public copy" \
+        in drawn.caption_note and "never counted as zero" in drawn.caption_note
+    assert "holds 10 of 12 months" in drawn.caption_note
+    assert "No data for Nov–Dec 2025" in drawn.alt
+    # the plotted data keeps the gap as empty rows, never as zeros
+    rows = drawn.data.set_index("month").loc[["2025-11", "2025-12"]]
+    assert rows["declared_missing"].all() and rows["postings"].isna().all()
 
 
 def test_hn_trend_with_many_months_smooths_and_marks_the_article(hn_db):
@@ -151,6 +203,7 @@ def test_hn_trend_with_many_months_smooths_and_marks_the_article(hn_db):
     assert any("article (Dec 2021)" in t.get_text() for t in ax.texts)
     assert "12 complete months" in drawn.title
     assert "pytorch_smooth_pct" in drawn.data.columns
+    assert drawn.caption_note == ""  # nothing missing, open or read from a copy
 
 
 def test_job_postings_names_frameworks_and_reads_naturally(env):
@@ -159,10 +212,10 @@ def test_job_postings_names_frameworks_and_reads_naturally(env):
         CREATE TABLE out_jobs__board_counts AS SELECT * FROM (VALUES
           ('LinkedIn', 0, 'manual', NULL::DATE, 'tensorflow', NULL::BIGINT, NULL, false, NULL),
           ('LinkedIn', 0, 'manual', NULL, 'pytorch', NULL, NULL, false, NULL),
-          ('Hacker News', 30, 'hn', DATE '2026-04-01', 'tensorflow', 16, 'Jan 2026–Apr 2026 (4)',
-           true, 1),
-          ('Hacker News', 30, 'hn', DATE '2026-04-01', 'pytorch', 39, 'Jan 2026–Apr 2026 (4)',
-           true, 1))
+          ('Hacker News', 30, 'hn', DATE '2026-04-01', 'tensorflow', 16,
+           'Jan 2026–Apr 2026 (4 of 12 months, 1366 postings)', true, 1),
+          ('Hacker News', 30, 'hn', DATE '2026-04-01', 'pytorch', 39,
+           'Jan 2026–Apr 2026 (4 of 12 months, 1366 postings)', true, 1))
           t(board, board_order, kind, date, framework, count, regions, has_data, snapshot_id)""")
     con.execute("CREATE TABLE out_jobs__board_history (board VARCHAR, date DATE, "
                 "framework VARCHAR, count BIGINT, snapshot_id BIGINT)")
@@ -174,6 +227,9 @@ def test_job_postings_names_frameworks_and_reads_naturally(env):
     assert drawn.title.startswith("PyTorch is mentioned in more job postings than TensorFlow")
     assert "1 of 1" not in drawn.title
     assert "No counts recorded yet for LinkedIn" in drawn.alt
+    # how many of the window's 12 months hold data: in the HN panel and the alt text
+    assert ax.get_title() == "Hacker News 'Who is hiring?'\nJan 2026–Apr 2026 (4 of 12 months)"
+    assert "'Who is hiring?', Jan 2026–Apr 2026 (4 of 12 months): PyTorch 39" in drawn.alt
 
 
 def test_scorecard_axis_is_the_difference_in_tolerances():

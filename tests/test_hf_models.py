@@ -368,12 +368,18 @@ def test_unchanged_dump_downloads_nothing(cli, env, hub):
 
 
 @pytest.mark.parametrize("token", [None, "hf_TokenForTheGoneCase"])
-def test_a_dataset_that_is_gone(cli, env, hub, monkeypatch, token):
-    """The hub-stats dataset taken down: the Hub answers 401 (anonymous) or 404 (with a token),
-    X-Error-Code RepoNotFound. auto crawls instead, saying why in one line; parquet mode fails
-    with one line saying what to do."""
-    if token:
-        monkeypatch.setenv("HF_TOKEN", token)
+def test_a_dataset_that_is_gone(cli, env, monkeypatch, token):
+    """The hub-stats dataset taken down: the Hub answers 401 (anonymous) or 404 (with a token,
+    sent over HTTPS only), X-Error-Code RepoNotFound. auto crawls instead, saying why in one
+    line; parquet mode fails with one line saying what to do."""
+    with FakeHfHub(n=N_MODELS, article_share=0.1, tls=True) as hub:
+        monkeypatch.setenv("ADOPTION_HF_MODELS_URL", hub.url)
+        if token:
+            monkeypatch.setenv("HF_TOKEN", token)
+        check_gone(cli, env, hub, token)
+
+
+def check_gone(cli, env, hub, token):
     hub.dump_gone = True
     result = cli("collect", "hf_models", "--hf-mode", "parquet")
     assert result.rc == 1
@@ -381,7 +387,7 @@ def test_a_dataset_that_is_gone(cli, env, hub, monkeypatch, token):
     line = assert_one_line_error(result.err, "hf_models", "the hub-stats dataset "
                                  "cfahlgren1/hub-stats is gone", f"HTTP {status}",
                                  "use --hf-mode api")
-    assert "Traceback" not in result.err and token not in line if token else True
+    assert "Traceback" not in result.err and (token is None or token not in line)
     result = cli("collect", "hf_models")
     assert result.rc == 0, result.err
     fallback = [line for line in result.err.splitlines() if "instead" in line]
@@ -398,18 +404,20 @@ def test_file_metadata_follows_a_renamed_repository_but_not_the_cdn(env):
     from pipeline.http import Origin
     from tests.fakes.base import FakeCdn, FakeServer, Reply
 
+    COMMIT = "c" * 40  # noqa: N806
+
     class Renamed(FakeServer):
         def route(self, request):
             if request.path == "/datasets/old/set/resolve/main/f.parquet":
                 return Reply(307, b"", {"Location": "/datasets/new/set/resolve/main/f.parquet"})
-            return Reply(302, b"", {"Location": cdn.put("/f", b"12345"), "X-Repo-Commit": "c1",
+            return Reply(302, b"", {"Location": cdn.put("/f", b"12345"), "X-Repo-Commit": COMMIT,
                                     "X-Linked-Etag": '"abc"', "X-Linked-Size": "5"})
 
-    with FakeCdn() as cdn, Renamed() as hub:
+    with FakeCdn(tls=True) as cdn, Renamed(tls=True) as hub:  # credentials: HTTPS only
         origin = Origin("hf_models", hub.url, env)
         meta, _ = origin.download_resolved("datasets/old/set/resolve/main/f.parquet",
                                            env.data_dir / "f.parquet", {"Authorization": "x"})
-    assert (meta.commit, meta.etag, meta.size) == ("c1", "abc", 5)
+    assert (meta.commit, meta.etag, meta.size) == (COMMIT, "abc", 5)
     assert meta.location.startswith(cdn.url)
     assert meta.url.endswith("/old/set/resolve/main/f.parquet")
     assert [(r.method, r.path) for r in hub.requests] == [
@@ -495,8 +503,12 @@ def test_interrupted_crawl_keeps_previous_snapshot(env, hub, monkeypatch):
         "the next refresh resumes it")
 
 
-def test_hf_endpoint_and_token_are_honoured_but_never_stored(cli, env, hub, monkeypatch,
-                                                             caplog):
+def test_hf_endpoint_and_token_are_honoured_but_never_stored(cli, env, monkeypatch, caplog):
+    with FakeHfHub(n=N_MODELS, article_share=0.1, tls=True) as hub:  # tokens: HTTPS only
+        check_token_honoured_never_stored(cli, env, hub, monkeypatch, caplog)
+
+
+def check_token_honoured_never_stored(cli, env, hub, monkeypatch, caplog):
     monkeypatch.delenv("ADOPTION_HF_MODELS_URL")
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.setenv("HF_TOKEN", "hf_SeCrEt0123456789")
@@ -521,6 +533,16 @@ def test_hf_endpoint_and_token_are_honoured_but_never_stored(cli, env, hub, monk
         if path.is_file():
             text += path.read_bytes().decode("latin-1")
     assert "SeCrEt" not in text
+
+
+def test_token_is_not_sent_to_an_http_endpoint(cli, env, hub, monkeypatch):
+    """An http:// endpoint gets no HF_TOKEN (credentials go only over HTTPS): the refresh runs
+    anonymously and says so in one warning line."""
+    monkeypatch.setenv("HF_TOKEN", "hf_SeCrEt0123456789")
+    result = cli("collect", "hf_models")
+    assert result.rc == 0, result.err
+    assert {r.headers.get("authorization") for r in hub.requests} == {None}
+    assert "HF_TOKEN is not sent to http://" in result.err and "SeCrEt" not in result.err
 
 
 def test_adoption_url_beats_hf_endpoint(cli, env, hub, monkeypatch):

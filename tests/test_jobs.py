@@ -172,7 +172,8 @@ def test_mirror_refresh_produces_monthly_table_charts_and_figures(cli, env, mirr
     row = scorecard["jobs_hn_tf_to_pt_ratio"]
     assert row["evaluated_on"] == "today"
     assert row["status"] == "differs"  # 2026: PyTorch ahead, no TensorFlow lead at all
-    assert f"TensorFlow postings, last 12 complete months: {tf} postings" in row["reason"]
+    assert f"TensorFlow postings, today's 12-month window: {tf} postings" in row["reason"]
+    assert "complete months in today's window: 4 of 12 months" in row["reason"]
     no_data = {b for b, has in con.execute(
         "SELECT board, bool_or(has_data) FROM out_jobs__board_counts GROUP BY 1").fetchall()
         if not has}
@@ -397,6 +398,19 @@ def test_board_counts_end_to_end_with_history(cli, env, tmp_path, monkeypatch, h
     assert (env.charts_dir / "job_postings.png").stat().st_size > 10_000
 
 
+def test_board_counts_alone_analyse_without_hn_data(cli, env, tmp_path, monkeypatch):
+    """Job-board counts and no HN snapshot: the jobs analysis gives no figure and must not
+    fail (DuckDB refused an empty executemany: "executemany requires a non-empty list")."""
+    (tmp_path / "job_board_counts.csv").write_text(board_rows())
+    monkeypatch.setenv("ADOPTION_JOBS_BOARDS_URL", str(tmp_path))
+    assert cli("collect", "jobs_boards").rc == 0
+    result = cli("analyze")
+    assert result.rc == 0, result.err
+    assert "analysis jobs: 0 figures" in result.err
+    assert db(env).execute("SELECT count(*) FROM out_jobs__board_counts WHERE has_data "
+                           "AND board = 'LinkedIn'").fetchall() == [(2,)]
+
+
 def test_bad_board_file_loads_nothing(cli, env, tmp_path, monkeypatch):
     path = tmp_path / "counts.csv"
     path.write_text(board_rows().replace(",3900,", ",39OO,"))
@@ -510,3 +524,124 @@ def test_notebook_runs_with_data_and_without(cli, env, hand_server, tmp_path, mo
     out = execute(NOTEBOOK, tmp_path / "run", timeout=120)
     text = out.read_text()
     assert "Traceback" not in text and "2021-12" in text
+
+
+# -- a local copy with declared gaps (small generated copies; the real mirror:
+#    tests/test_jobs_hn_series.py) ---------------------------------------------------------
+
+DECLARED_MARCH = {"2026-03": {"thread_id": 4321, "title": "Ask HN: Who is hiring? (March 2026)",
+                              "reason": "no public copy of this thread (test)"}}
+
+
+def write_copy(folder: Path, months: list[str], declared: dict | str | None = None) -> Path:
+    """A local copy in the mirror's layout: one `YYYY-MM.json` item per month, 3 postings
+    each (2 naming PyTorch), and `_missing.json` when `declared` is given."""
+    import calendar
+
+    from tests.fakes.algolia import story
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for ym in months:
+        year, month = (int(x) for x in ym.split("-"))
+        item = story(f"Ask HN: Who is hiring? ({calendar.month_name[month]} {year})",
+                     [comment("Acme | PyTorch"), comment("Beta | pytorch"), comment("Web | Go")])
+        (folder / f"{ym}.json").write_text(json.dumps(item))
+    if declared is not None:
+        text = declared if isinstance(declared, str) else json.dumps(declared)
+        (folder / "_missing.json").write_text(text)
+    (folder / "SOURCE.md").write_text("# A test copy\n\n## Caveats\n- Replies are absent.\n"
+                                      "- Made for a `test`:\n  two lines.\n\n## Other\n- no\n")
+    return folder
+
+
+def test_local_copy_with_a_declared_gap(cli, env, tmp_path, monkeypatch):
+    """March declared missing: accepted, listed in the snapshot, a row without counts (never
+    zero), the window saying how many months it holds; data/raw reloads with the same gap."""
+    copy = write_copy(tmp_path / "copy", ["2026-01", "2026-02", "2026-04", "2026-05"],
+                      DECLARED_MARCH)
+    monkeypatch.setenv("ADOPTION_JOBS_HN_URL", str(copy))
+    result = cli("refresh", "--source", "jobs_hn")
+    assert result.rc == 0, result.err
+    con = db(env)
+    parameters = json.loads(con.execute("SELECT parameters FROM snapshots").fetchall()[0][0])
+    assert parameters["months_declared_missing"] == DECLARED_MARCH
+    assert parameters["local_copy"]["caveats"] == ["Replies are absent.",
+                                                   "Made for a test: two lines."]
+    rows = con.execute("SELECT strftime(month, '%Y-%m'), postings, pytorch, declared_missing, "
+                       "in_last12 FROM out_jobs__hn_monthly ORDER BY 1").fetchall()
+    assert rows == [("2026-01", 3, 2, False, True), ("2026-02", 3, 2, False, True),
+                    ("2026-03", None, None, True, False), ("2026-04", 3, 2, False, True),
+                    ("2026-05", 3, 2, False, False)]  # May: the newest, still collecting
+    got = figures(env)
+    assert got["jobs_hn_months_last12_today"] == 3 and got["jobs_hn_postings_last12_today"] == 9
+    assert got["jobs_hn_pt_share_last12_pct_today"] == pytest.approx(100 * 6 / 9, abs=0.01)
+    con.close()
+    # data/raw/jobs_hn as the source: the newest snapshot's declaration comes with it
+    monkeypatch.setenv("ADOPTION_DATA_DIR", str(tmp_path / "reloaded"))
+    monkeypatch.setenv("ADOPTION_JOBS_HN_URL", str(env.raw_dir / "jobs_hn"))
+    again = cli("collect", "jobs_hn")
+    assert again.rc == 0, again.err
+    with duckdb.connect(str(tmp_path / "reloaded" / "adoption.duckdb"), read_only=True) as other:
+        reloaded = json.loads(other.execute("SELECT parameters FROM snapshots").fetchall()[0][0])
+    assert reloaded["months_declared_missing"] == DECLARED_MARCH
+
+
+class CopyContext:
+    """What read_declaration / check_declaration use of a CollectContext: the origin (a local
+    folder) and `fail`."""
+
+    def __init__(self, local: Path, settings) -> None:
+        from pipeline.http import Origin
+
+        self.origin = Origin("jobs_hn", str(local), settings)
+
+    def fail(self, message: str, hint: str = "") -> SourceError:
+        return SourceError("jobs_hn", message, hint)
+
+
+MARCH = {"thread_id": 4321, "reason": "no public copy (test)"}
+
+
+@pytest.mark.parametrize(("declaration", "needle"), [
+    (json.dumps({"2026-03": MARCH, "2026-02": MARCH, "2026-04": MARCH}),
+     "declares 2026-02, 2026-04 missing, but the copy holds a thread for them"),
+    ('{"2026-03": ', "_missing.json is not valid JSON"),
+    (b"\xff\xfe{}", "_missing.json is not valid JSON"),
+    ('["2026-03"]', "expected an object of months, got list"),
+    (json.dumps({"March 2026": MARCH}), "'March 2026' is not a month (YYYY-MM)"),
+    (json.dumps({"2026-13": MARCH}), "'2026-13' is not a month (YYYY-MM)"),
+    (json.dumps({"2026-03": "gone"}), "2026-03 is str, not an object"),
+    (json.dumps({"2026-03": {"thread_id": 4321, "reason": " "}}), "2026-03 gives no 'reason'"),
+    (json.dumps({"2026-03": {"thread_id": "x", "reason": "r"}}),
+     "2026-03 'thread_id' is 'x', not a positive integer"),
+    (json.dumps({"2026-03": {"thread_id": True, "reason": "r"}}), "'thread_id' is 'True'"),
+    (json.dumps({"2026-03": {"thread_id": 2**70, "reason": "r"}}), "not a positive integer"),
+    (json.dumps({"2026-03": {"title": 7, "reason": "r"}}), "'title' is int, not text"),
+    (json.dumps({"2026-03": MARCH, "2026-09": MARCH, "2025-12": MARCH}),
+     "declares 2025-12, 2026-09 missing, outside the months the copy holds (2026-01 to 2026-05)"),
+])
+def test_declaration_is_checked(env, tmp_path, declaration, needle):
+    """Every malformed `_missing.json` is refused with a message naming the file and the fault
+    (the fault suite runs a few of them end to end: one line, previous snapshot kept)."""
+    from pipeline.sources.jobs_hn import Thread, check_declaration, read_declaration
+
+    path = tmp_path / "_missing.json"
+    path.write_bytes(declaration if isinstance(declaration, bytes) else declaration.encode())
+    listing = [Thread(i, "", date(2026, m, 1), None) for i, m in enumerate((1, 2, 4, 5))]
+    ctx = CopyContext(tmp_path, env)
+    with pytest.raises(SourceError) as info:
+        check_declaration(ctx, read_declaration(ctx), listing)
+    assert str(path) in info.value.message and needle in info.value.message
+    assert "_missing.json" in str(info.value)  # the hint says what the file must hold
+
+
+def test_declaration_text_is_one_bounded_line(env, tmp_path):
+    """A copy's text is untrusted: its reason and title are stored as one printable line."""
+    from pipeline.sources.jobs_hn import MAX_TEXT, read_declaration
+
+    (tmp_path / "_missing.json").write_text(json.dumps({"2026-03": {
+        "title": "Ask HN:\n\tWho is hiring?\x1b[31m", "reason": "x" * 5000}}))
+    declared = read_declaration(CopyContext(tmp_path, env)).months[date(2026, 3, 1)]
+    assert declared["title"] == "Ask HN: Who is hiring? [31m"  # ESC: a space
+    assert len(declared["reason"]) == MAX_TEXT and declared["thread_id"] is None
+    assert read_declaration(CopyContext(tmp_path / "elsewhere", env)) is None  # none declared

@@ -172,6 +172,9 @@ def test_missing_month_between_first_and_last_fails(cli, env, monkeypatch):
     ("[http]\ntimeout = \"abc\"\n", ["[http] timeout", "'abc'", "not a number"]),
     ("[sources.conferences]\nurl = 5\n", ["[sources.conferences] url", "not a string"]),
     ("[http]\nretries = -1\n", ["retries", "-1", "at least 0"]),
+    ("[http]\nmax_bytes = 0\n", ["[http] max_bytes", "greater than 0"]),
+    ("[sources.hf_models]\ndeadline = -1\n", ["[sources.hf_models] deadline",
+                                               "greater than 0"]),
 ])
 def test_bad_config_file_is_one_line_exit_2(cli, env, tmp_path, monkeypatch, text, needles):
     path = tmp_path / "adoption.toml"

@@ -91,16 +91,79 @@ def test_scheduled_refresh_publishes_commits_and_deploys():
     assert "workflow_dispatch" in triggers and triggers["schedule"][0]["cron"]
     assert flow["permissions"] == {}
     refresh = flow["jobs"]["refresh"]
-    assert refresh["permissions"] == {"contents": "write"}
     runs = [s.get("run", "") for s in refresh["steps"]]
     assert "make refresh" in runs and "make publish" in runs
     env = next(s["env"] for s in refresh["steps"] if s.get("run") == "make refresh")
     assert env == {"HF_TOKEN": "${{ secrets.HF_TOKEN }}",
                    "GITHUB_TOKEN": "${{ secrets.GITHUB_TOKEN }}"}
-    commit = next(r for r in runs if "git commit" in r)
-    assert "github-actions[bot]" in commit and "git add -A published README.md" in commit
+    handed = next(s for s in refresh["steps"] if "upload-artifact" in s.get("uses", ""))
+    assert handed["with"]["path"].split() == ["published", "README.md"]
     upload = next(s for s in refresh["steps"] if "upload-pages-artifact" in s.get("uses", ""))
     assert upload["with"]["path"] == "data/site"
+    commit_job = flow["jobs"]["commit"]
+    assert commit_job["needs"] == "refresh"
+    commit = next(s["run"] for s in commit_job["steps"] if "git commit" in s.get("run", ""))
+    assert "github-actions[bot]" in commit and "git add -A published README.md" in commit
     deploy = flow["jobs"]["deploy"]
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert "deploy-pages" in deploy["steps"][0]["uses"]
+
+
+def test_only_the_commit_job_can_write_and_it_runs_no_project_code():
+    """The refresh (untrusted data, notebooks) holds a read-only token; the job with
+    `contents: write` only checks out, downloads the artifact and runs git."""
+    jobs = load("refresh.yml")["jobs"]
+    assert jobs["refresh"]["permissions"] == {"contents": "read"}
+    writers = [name for name, job in jobs.items()
+               if (job.get("permissions") or {}).get("contents") == "write"]
+    assert writers == ["commit"]
+    steps = jobs["commit"]["steps"]
+    assert [s["uses"].split("@")[0] for s in steps if "uses" in s] == [
+        "actions/checkout", "actions/download-artifact"]
+    assert all(s.get("with", {}).get("persist-credentials") is False
+               for s in steps if "checkout" in s.get("uses", ""))
+    script = "\n".join(s.get("run", "") for s in steps)
+    for project_code in ("make ", "python", "pip ", ".venv", "bash ."):
+        assert project_code not in script, project_code
+    assert "grep -v -e '^published/' -e '^README.md$'" in script  # nothing else is committed
+
+
+LOCK = PROJECT_ROOT / "requirements" / "refresh.txt"
+
+
+def locked() -> dict[str, tuple[str, list[str]]]:
+    """The lock file as {name: (version, hashes)}."""
+    entries: dict[str, tuple[str, list[str]]] = {}
+    name = None
+    for line in LOCK.read_text().splitlines():
+        if line and not line.startswith((" ", "#")):
+            spec = line.split(";")[0].split("\\")[0].strip()
+            name, _, version = spec.partition("==")
+            entries[name.lower()] = (version, [])
+        elif "--hash=sha256:" in line and name:
+            entries[name.lower()][1].append(line.split("sha256:")[1].split()[0])
+    return entries
+
+
+def test_refresh_installs_runtime_dependencies_from_the_hashed_lock_file():
+    """Every dependency the refresh needs (pyproject's dependencies and the notebooks extra)
+    is pinned in requirements/refresh.txt with sha256 hashes; no dev tool is in it; the
+    workflow installs it with --require-hashes and nothing else."""
+    import tomllib
+
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    entries = locked()
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["notebooks"]]
+    for requirement in wanted:
+        name = requirement.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip()
+        key = name.lower().replace("_", "-")
+        assert key in entries, f"{name} is not in {LOCK.name}: regenerate it (see its header)"
+    assert all(version and len(hashes) >= 1 and all(len(h) == 64 for h in hashes)
+               for version, hashes in entries.values())
+    for dev in ("pytest", "ruff", "playwright", "zizmor", "check-jsonschema", "trustme"):
+        assert dev not in entries, dev
+    install = [s["run"] for s in load("refresh.yml")["jobs"]["refresh"]["steps"]
+               if "pip install" in s.get("run", "")]
+    assert install == [next(r for r in install)]
+    assert "--require-hashes --no-deps -r requirements/refresh.txt" in install[0]
+    assert "touch .venv/.installed-stamp" in install[0]  # so make installs nothing unpinned

@@ -23,6 +23,7 @@ import duckdb
 from pipeline import rules
 from pipeline.registry import modules_defining
 from pipeline.store import current_snapshot_id, fetch_one, utcnow
+from pipeline.untrusted import csv_cell
 
 
 @dataclass(frozen=True)
@@ -115,11 +116,12 @@ def analyze(con: duckdb.DuckDBPyConnection, results_dir: Path, force: bool = Fal
         try:
             figures = analysis.run(con)
             con.execute("DELETE FROM out_figures WHERE analysis = ?", [analysis.name])
-            con.executemany(
-                "INSERT INTO out_figures VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [[analysis.name, f.figure_id, f.value, f.unit, f.as_of, f.source, f.snapshot_id]
-                 for f in figures],
-            )
+            if figures:  # DuckDB refuses executemany with no rows (e.g. job boards, no HN)
+                con.executemany(
+                    "INSERT INTO out_figures VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [[analysis.name, f.figure_id, f.value, f.unit, f.as_of, f.source,
+                      f.snapshot_id] for f in figures],
+                )
             con.execute(APPEND_HISTORY, {"inputs": json.dumps(snapshots), "now": utcnow(),
                                          "analysis": analysis.name})
             con.execute("INSERT OR REPLACE INTO step_runs VALUES (?, ?, ?)",
@@ -157,7 +159,7 @@ def write_csv(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
         writer = csv.writer(fh)
         writer.writerow(header)
         for row in rows:
-            writer.writerow([_fmt(v) if name == "value" else v
+            writer.writerow([_fmt(v) if name == "value" else csv_cell(v)
                              for name, v in zip(header, row, strict=True)])
     tmp.replace(path)
 

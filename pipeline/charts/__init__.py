@@ -43,6 +43,7 @@ class Drawn:
     data: pd.DataFrame  # the plotted values, written beside the image as <name>.csv
     snapshot_ids: set = field(default_factory=set)
     has_data: bool = True  # False when the chart can only say that data is missing
+    caption_note: str = ""  # what this drawing's data needs said, appended to the caption
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,12 @@ def _write_index(charts_dir: Path, entries: dict[str, dict]) -> Path:
 
 
 def _write_csv(data: pd.DataFrame, path: Path) -> Path:
+    """The plotted data, its text cells neutralised against spreadsheet formulas (model ids
+    and board names come from upstream)."""
+    from pipeline.untrusted import csv_cell
+
     tmp = path.with_name(f".{path.stem}.tmp.csv")
-    data.to_csv(tmp, index=False, float_format="%.4g")
+    data.map(csv_cell).to_csv(tmp, index=False, float_format="%.4g")
     tmp.replace(path)
     return path
 
@@ -159,7 +164,7 @@ def draw_chart(con: duckdb.DuckDBPyConnection, chart: Chart, charts_dir: Path,
         "name": chart.name,
         "title": drawn.title,
         "alt": drawn.alt,
-        "caption": chart.caption,
+        "caption": " ".join(filter(None, (chart.caption, drawn.caption_note))),
         "has_data": has_data,
         "snapshot_ids": sorted(int(i) for i in drawn.snapshot_ids if pd.notna(i)),
         "files": _files(chart),

@@ -25,14 +25,14 @@ SERIES = [
      style.PYTORCH, None),
     ("Papers with Code (latest complete quarter)", "pwc_tf_share_latest_pct", "TensorFlow",
      style.TENSORFLOW, None),
-    ("HN 'Who is hiring?' (last 12 complete months)", "jobs_hn_pt_share_last12_pct_today",
+    ("HN 'Who is hiring?' (complete months of the last 12)", "jobs_hn_pt_share_last12_pct_today",
      "PyTorch", style.PYTORCH, None),
-    ("HN 'Who is hiring?' (last 12 complete months)", "jobs_hn_tf_share_last12_pct_today",
+    ("HN 'Who is hiring?' (complete months of the last 12)", "jobs_hn_tf_share_last12_pct_today",
      "TensorFlow", style.TENSORFLOW, None),
 ]
 SHORT = {"HuggingFace Hub models (tags)": "Hub models:",
          "Papers with Code (latest complete quarter)": "Papers with Code repositories:",
-         "HN 'Who is hiring?' (last 12 complete months)": "HN postings:"}
+         "HN 'Who is hiring?' (complete months of the last 12)": "HN postings:"}
 POINTS = f"""
 SELECT figure_id, data_date, arg_max(value, computed_at) AS value, snapshot_id
 FROM {TABLE}

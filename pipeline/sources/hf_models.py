@@ -41,11 +41,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from requests.utils import parse_header_links
 
-from pipeline.config import Settings, secret
+from pipeline.config import Settings, env_name
 from pipeline.errors import HttpStatusError, SourceError, Unchanged, Unreachable
 from pipeline.http import Origin, redact
 from pipeline.source import CollectContext, Source, file_sha256
 from pipeline.store import utcnow
+from pipeline.untrusted import shown
 from pipeline.versioned import Versioned
 
 NAME = "hf_models"
@@ -55,7 +56,11 @@ LICENCE = (
     "terms of service; parquet mode: dataset cfahlgren1/hub-stats (public)"
 )
 MODES = ("auto", "api", "parquet")
-DEFAULTS = {"mode": "auto", "max_dump_age_days": 3.0, "checkpoint_max_age_hours": 24.0}
+DEFAULTS = {"mode": "auto", "max_dump_age_days": 3.0, "checkpoint_max_age_hours": 24.0,
+            "max_pages": 0}
+#: the api crawl's page cap (unless `max_pages` is set): twice the pages the expected total
+#: needs, plus a margin; the expected total is the current snapshot's, else this
+FIRST_CRAWL_EXPECTED = 5_000_000
 DUMP_REPO = "cfahlgren1/hub-stats"
 DUMP_FILE = "models.parquet"
 DUMP_TREE_REL = f"api/datasets/{DUMP_REPO}/tree/main"
@@ -369,8 +374,9 @@ def page_table(ctx: CollectContext, items: Any, seen: int) -> pa.Table:
                            DRIFT) from None
         if required and arr.null_count:
             k = arr.is_null().to_pylist().index(True)
-            raise ctx.fail(f"model #{seen + k + 1} ({items[k].get('id', 'no id')}) of the "
-                           f"listing has no {hub!r} field", DRIFT)
+            model = shown(items[k].get("id", "no id"), 80)
+            raise ctx.fail(f"model #{seen + k + 1} ({model}) of the listing has no {hub!r} "
+                           "field", DRIFT)
         arrays.append(arr)
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
@@ -393,6 +399,33 @@ def _pace(ctx: CollectContext, headers: dict, started: float) -> None:
     time.sleep(max(0.0, wait))
 
 
+def page_cap(ctx: CollectContext, total: int | None, limit: int | None) -> int:
+    """Most listing pages a crawl may take: `max_pages`, else derived from the expected total
+    (an endless or looping listing stops there instead of filling the disk)."""
+    configured = option(ctx.settings, "max_pages")
+    if configured > 0:
+        return configured
+    if limit:
+        return -(-limit // PAGE_SIZE) + 1
+    return 2 * -(-(total or FIRST_CRAWL_EXPECTED) // PAGE_SIZE) + 10
+
+
+def _next_link(ctx: CollectContext, fetched: Any, url: str, rows: int) -> str | None:
+    """The listing's next page, checked before it is kept: on the origin's own scheme and
+    host (Origin.url refuses any other), not the page just read, not after an empty page."""
+    links = parse_header_links(next((v for k, v in fetched.headers.items()
+                                     if k.lower() == "link"), ""))
+    link = next((item["url"] for item in links if item.get("rel") == "next"), None)
+    if not link:
+        return None
+    following = ctx.origin.url(link)
+    if following == url or not rows:
+        raise ctx.fail(f"the listing does not advance: page {shown(url)} "
+                       f"{'is empty but' if not rows else ''} links itself or another page",
+                       "a hostile or broken listing; the crawl is stopped")
+    return following
+
+
 def _pages(ctx: CollectContext, headers: dict, state: dict, folder: Path | None,
            limit: int | None) -> Iterator[pa.Table]:
     """The pages kept in the checkpoint, then the rest of the listing, each one checkpointed
@@ -400,14 +433,21 @@ def _pages(ctx: CollectContext, headers: dict, state: dict, folder: Path | None,
     for n in range(1, state["pages"] + 1):
         yield pq.read_table(folder / f"page-{n:06d}.parquet").cast(SCHEMA)
     url = state["next"]
+    cap = page_cap(ctx, state.get("total"), limit)
     while url and not (limit and state["models"] >= limit):
+        if state["pages"] >= cap:
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)  # a runaway crawl is not resumed
+            raise ctx.fail(
+                f"the listing did not end after {cap:,} pages (twice what about "
+                f"{state.get('total') or FIRST_CRAWL_EXPECTED:,} models need)",
+                "a hostile or looping listing; if the Hub really grew this much, set "
+                f"{env_name(NAME, 'max_pages')}")
         started = time.monotonic()
         fetched = ctx.origin.get(url, headers=headers)
         table = page_table(ctx, ctx.origin.parse_json(fetched), state["models"])
         table = table.slice(0, limit - state["models"]) if limit else table
-        links = parse_header_links(next((v for k, v in fetched.headers.items()
-                                         if k.lower() == "link"), ""))
-        url = next((link["url"] for link in links if link.get("rel") == "next"), None)
+        url = _next_link(ctx, fetched, url, table.num_rows)
         state.update(next=url, pages=state["pages"] + 1, models=state["models"] + table.num_rows)
         if folder:
             page = folder / f"page-{state['pages']:06d}.parquet"
@@ -485,8 +525,8 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
     hf_endpoint = os.environ.get("HF_ENDPOINT", "").strip()  # used unless our URL is set
     if hf_endpoint and not ctx.settings.source_option(NAME, "url"):
         ctx.origin = Origin(NAME, hf_endpoint.rstrip("/"), ctx.settings)
-    token = secret("HF_TOKEN")
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = ctx.origin.credentials("HF_TOKEN")  # only to the endpoint, only over HTTPS
+    token = bool(headers)
     ctx.parameters.update(endpoint=redact(ctx.origin.base), authenticated=bool(token),
                           collected_at=utcnow().isoformat(timespec="seconds") + "Z")
     state = _read_state(checkpoint_dir(ctx.settings))
@@ -513,6 +553,7 @@ SOURCE = Source(
     collect=collect,
     limit_unit="models (the most downloaded)",
     versioned={"raw_hf__models": Versioned("raw_hf__snapshot_models", ("id",))},
-    options={"mode": str, "max_dump_age_days": float, "checkpoint_max_age_hours": float},
+    options={"mode": str, "max_dump_age_days": float, "checkpoint_max_age_hours": float,
+             "max_pages": int},
     progress=crawl_status,
 )

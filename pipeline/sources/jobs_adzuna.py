@@ -55,6 +55,9 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, list[dict]]]:
     if not (app_id and app_key):
         raise ctx.fail("ADZUNA_APP_ID / ADZUNA_APP_KEY are not set",
                        "export both (free keys at developer.adzuna.com) or skip this source")
+    if not ctx.origin.may_send_secret("ADZUNA_APP_KEY"):
+        raise ctx.fail(f"the Adzuna keys go only over HTTPS, and {redact(ctx.origin.base)} is "
+                       "not an https URL", "set ADOPTION_JOBS_ADZUNA_URL to an https:// URL")
     rows = []
     for framework, what in QUERIES.items():
         rel = f"jobs/{COUNTRY}/search/1"

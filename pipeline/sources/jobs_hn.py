@@ -15,13 +15,21 @@ ended since (one final fetch); the other threads' rows are carried over from the
 snapshot and stored as nothing new. Nothing new = no new snapshot.
 
 Completeness: the months of a snapshot must have no gap between the first and the last (every
-month has one thread since 2011); a gap fails the collection naming the missing months.
+month has one thread since 2011); a gap fails the collection naming the missing months. A local
+copy may declare months it lacks in `_missing.json` (`{"YYYY-MM": {"thread_id", "title",
+"reason"}}`, the shared mirror's format): a declared gap is accepted and listed in the
+snapshot's parameters (`months_declared_missing`), so analyses show it as missing, never as
+zero. A declaration naming a month the copy holds, or outside its first and last month, or an
+unreadable one, fails the collection. Online, no month may be missing (Algolia holds every
+thread). A copy's `SOURCE.md` (its own account of where it came from) is kept with the
+snapshot and its "Caveats" section is quoted in the parameters (`local_copy`).
 
 Raw payloads: each snapshot's folder keeps the listing pages and the item trees it fetched;
 its sidecar also lists the items it reuses, with the snapshot folder that holds them
 (`kept_in`). Local folders work as sources: a folder of item JSON files (e.g.
-../shared/mirror/hn), or `data/raw/jobs_hn` itself (every kept item, the newest copy of each
-thread wins), read whole on every run.
+../shared/mirror/hn-2021-2026), or `data/raw/jobs_hn` itself (every kept item, the newest copy of
+each thread wins; the declaration and description kept by its newest snapshot), read whole on
+every run.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from __future__ import annotations
 import calendar
 import contextlib
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,9 +46,11 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import SourceError, Unchanged
+from pipeline.http import Fetched
 from pipeline.rules import FRAMEWORKS, match_frameworks
 from pipeline.source import CollectContext, Source
 from pipeline.store import utcnow
+from pipeline.untrusted import plain_line, shown
 from pipeline.versioned import Versioned
 
 NAME = "jobs_hn"
@@ -57,6 +68,14 @@ GONE_TEXT = {"", "[dead]", "[deleted]", "[flagged]"}
 DEFAULT_HITS_PER_PAGE = 1000  # Algolia's maximum: the whole listing is one request today
 MAX_PAGES = 50
 SNAPSHOT_FOLDER = re.compile(r"-(\d+)$")
+MISSING_FILE = "_missing.json"  # a local copy's declaration of the months it lacks
+DESCRIPTION_FILE = "SOURCE.md"  # a local copy's own account of where it came from
+MONTH_KEY = re.compile(r"(\d{4})-(\d{2})")
+DECLARATION_HINT = (f"fix or remove {MISSING_FILE}: it maps each month the copy lacks "
+                    '("YYYY-MM") to {"thread_id", "title", "reason"}; the previous snapshot '
+                    "stays current")
+MAX_TEXT = 500  # characters kept of a declaration's title/reason or a quoted caveat
+MAX_CAVEATS = 12
 
 TABLES = {
     "raw_jobs_hn__threads": """
@@ -247,6 +266,162 @@ def _local_items(local: Path) -> list[Path]:
     return [p for p in plain + kept if not p.name.startswith("_")]
 
 
+def _copy_file(local: Path, name: str) -> Path | None:
+    """A file that describes a local copy: at its root, or, for `data/raw/jobs_hn`, in its
+    newest snapshot folder (what that snapshot was collected with; None if it had none). Any
+    entry of that name counts (a folder or a dangling link is then unreadable, not absent)."""
+    def present(path: Path) -> bool:
+        return path.exists() or path.is_symlink()
+
+    if present(local / name):
+        return local / name
+    folders = [p for p in local.glob("*-*/_snapshot.json") if SNAPSHOT_FOLDER.search(p.parent.name)]
+    if not folders:
+        return None
+    newest = max(folders, key=lambda p: int(SNAPSHOT_FOLDER.search(p.parent.name)[1])).parent
+    return newest / name if present(newest / name) else None
+
+
+def _text(value: Any) -> str:
+    """Untrusted text from a copy's files, as stored and shown: one line without control
+    characters (pipeline.untrusted), spaces collapsed, at most MAX_TEXT characters."""
+    text = " ".join(plain_line(value).split())
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
+
+
+def _read_copy_file(ctx: CollectContext, path: Path) -> bytes:
+    """A file of the local copy, read through the source's origin (confined to the folder,
+    bounded by max_response_bytes); any failure is one line naming the file."""
+    try:
+        return ctx.origin.get(str(path.relative_to(ctx.origin.local))).content
+    except SourceError as exc:
+        hint = DECLARATION_HINT if path.name == MISSING_FILE else (
+            "check the copy's files and their permissions; the previous snapshot stays current")
+        raise ctx.fail(f"cannot read {path}: {exc.message}", hint) from None
+
+
+def _month_key(key: str) -> date | None:
+    match = MONTH_KEY.fullmatch(key)
+    if not match or not 1 <= int(match[2]) <= 12 or not 2005 <= int(match[1]) <= 2100:
+        return None
+    return date(int(match[1]), int(match[2]), 1)
+
+
+@dataclass
+class Declaration:
+    """The months a local copy declares it lacks (its `_missing.json`), validated."""
+
+    months: dict[date, dict]  # month -> {"thread_id", "title", "reason"}
+    path: Path
+    content: bytes
+
+
+def read_declaration(ctx: CollectContext) -> Declaration | None:
+    """A local copy's `_missing.json`, checked; None online (Algolia holds every thread) or
+    when the copy declares nothing."""
+    local = ctx.origin.local
+    path = _copy_file(local, MISSING_FILE) if local is not None else None
+    if path is None:
+        return None
+    content = _read_copy_file(ctx, path)
+    try:
+        payload = json.loads(content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ctx.fail(f"{path} is not valid JSON ({exc})", DECLARATION_HINT) from None
+    if not isinstance(payload, dict):
+        raise ctx.fail(f"{path}: expected an object of months, got {type(payload).__name__}",
+                       DECLARATION_HINT)
+    months: dict[date, dict] = {}
+    for key, value in payload.items():
+        month = _month_key(key)
+        if month is None:
+            raise ctx.fail(f"{path}: {shown(key, 40)} is not a month (YYYY-MM)",
+                           DECLARATION_HINT)
+        if not isinstance(value, dict):
+            raise ctx.fail(f"{path}: {key} is {type(value).__name__}, not an object",
+                           DECLARATION_HINT)
+        thread_id, title, reason = value.get("thread_id"), value.get("title"), value.get("reason")
+        if thread_id is not None and (not isinstance(thread_id, int) or isinstance(
+                thread_id, bool) or not 0 < thread_id < 2**63):
+            raise ctx.fail(f"{path}: {key} 'thread_id' is {shown(thread_id, 40)}, not a "
+                           "positive integer", DECLARATION_HINT)
+        if title is not None and not isinstance(title, str):
+            raise ctx.fail(f"{path}: {key} 'title' is {type(title).__name__}, not text",
+                           DECLARATION_HINT)
+        if not isinstance(reason, str) or not reason.strip():
+            raise ctx.fail(f"{path}: {key} gives no 'reason' (why the copy lacks the month)",
+                           DECLARATION_HINT)
+        months[month] = {"thread_id": thread_id, "title": _text(title) if title else None,
+                         "reason": _text(reason)}
+    return Declaration(months, path, content)
+
+
+def check_declaration(ctx: CollectContext, declared: Declaration, listing: list[Thread]) -> None:
+    """A declared month must be one the copy lacks, between its first and last month. (A
+    snapshot folder's declaration, read back from data/raw/jobs_hn, may since have been filled
+    by a thread kept from another snapshot: that month is simply no longer missing.)"""
+    held = {t.month for t in listing}
+    if declared.path.parent != ctx.origin.local:
+        declared.months = {m: v for m, v in declared.months.items() if m not in held}
+    both = sorted(m for m in declared.months if m in held)
+    if both:
+        raise ctx.fail(
+            f"{declared.path} declares {_months(both)} missing, but the copy holds a thread "
+            f"for {'it' if len(both) == 1 else 'them'}",
+            f"remove {'that month' if len(both) == 1 else 'those months'} from {MISSING_FILE} "
+            "(or the thread files); the previous snapshot stays current")
+    first, last = min(held), max(held)
+    outside = sorted(m for m in declared.months if not first < m < last)
+    if outside:
+        raise ctx.fail(
+            f"{declared.path} declares {_months(outside)} missing, outside the months the copy "
+            f"holds ({first:%Y-%m} to {last:%Y-%m})",
+            "only a gap between the first and the last month can be declared; "
+            "the previous snapshot stays current")
+
+
+def _months(months: list[date]) -> str:
+    shown = ", ".join(f"{m:%Y-%m}" for m in months[:6])
+    return shown + (f" (+{len(months) - 6} more)" if len(months) > 6 else "")
+
+
+def copy_caveats(text: str) -> list[str]:
+    """The bullets of a copy description's "Caveats" section (Markdown), as plain lines."""
+    caveats: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("#"):
+            inside = line.lstrip("#").strip().lower().startswith("caveats")
+            continue
+        if not inside or not line.strip():
+            continue
+        if line.lstrip().startswith(("- ", "* ")):
+            caveats.append(line.lstrip()[2:])
+        elif caveats:  # a bullet's continuation line
+            caveats[-1] += " " + line.strip()
+    plain = [_text(re.sub(r"[`*]", "", c)) for c in caveats]
+    return [c for c in plain if c][:MAX_CAVEATS]
+
+
+def record_copy(ctx: CollectContext, declared: Declaration | None) -> None:
+    """Keep a local copy's declaration and description with the snapshot (raw payloads) and
+    name them in its parameters, so provenance can show what the copy is and lacks."""
+    local = ctx.origin.local
+    if local is None:
+        return
+    described = _copy_file(local, DESCRIPTION_FILE)
+    info: dict[str, Any] = {"missing_file": None, "description": None, "caveats": []}
+    if declared is not None:
+        sha = ctx.save_raw(MISSING_FILE, declared.content, declared.path.as_uri())
+        info["missing_file"] = {"path": MISSING_FILE, "sha256": sha}
+    if described is not None:
+        content = _read_copy_file(ctx, described)
+        sha = ctx.save_raw(DESCRIPTION_FILE, content, described.as_uri())
+        info["description"] = {"path": DESCRIPTION_FILE, "sha256": sha}
+        info["caveats"] = copy_caveats(content.decode("utf-8", "replace"))
+    ctx.parameters["local_copy"] = info
+
+
 @dataclass
 class Version:
     """A stored thread version: what a snapshot carries over instead of fetching again."""
@@ -276,8 +451,9 @@ def _carried(ctx: CollectContext, table: str, columns: str, threads: list[int]):
 
 
 def _fetch_item(ctx: CollectContext, thread: Thread, local_files: dict[int, str]) \
-        -> tuple[Any, str, bytes] | None:
-    """The thread's item tree, its URL and its bytes; None when it is not found (HTTP 404)."""
+        -> Fetched | None:
+    """The thread's item (URL and bytes, parsed only if changed); None when it is not found
+    (HTTP 404)."""
     rel = local_files[thread.thread_id] if ctx.origin.local else f"items/{thread.thread_id}"
     try:
         fetched = ctx.origin.get(rel)
@@ -285,7 +461,7 @@ def _fetch_item(ctx: CollectContext, thread: Thread, local_files: dict[int, str]
         if "HTTP 404" in exc.message or "file not found" in exc.message:
             return None
         raise
-    return ctx.origin.parse_json(fetched), fetched.url, fetched.content
+    return fetched
 
 
 def _due(ctx: CollectContext, listing: list[Thread], members: dict[int, Version],
@@ -298,23 +474,29 @@ def _due(ctx: CollectContext, listing: list[Thread], members: dict[int, Version]
                 members[t.thread_id].num_comments != t.num_comments or t.month < open_from)]
 
 
-def check_months(ctx: CollectContext, months: list[date]) -> None:
-    """No month may be missing between the first and the last thread of a snapshot."""
+def check_months(ctx: CollectContext, months: list[date],
+                 declared: Declaration | None = None) -> list[date]:
+    """No month may be missing between the first and the last thread of a snapshot, except the
+    months a local copy declares missing: those gaps are returned."""
     if not months:
-        return
+        return []
     have = set(months)
     first, last = min(have), max(have)
     gaps, month = [], first
     while month < last:
         month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
         if month not in have:
-            gaps.append(f"{month:%Y-%m}")
-    if gaps:
-        raise ctx.fail(
-            f"incomplete: no thread for {', '.join(gaps[:6])}{' ...' if len(gaps) > 6 else ''} "
-            f"between {first:%Y-%m} and {last:%Y-%m}",
-            "the listing or a thread fetch is missing months; check the upstream (a local "
-            "copy must hold every month); the previous snapshot stays current")
+            gaps.append(month)
+    accepted = declared.months if declared is not None else {}
+    undeclared = [m for m in gaps if m not in accepted]
+    if undeclared:
+        hint = ("a local copy must hold every month, or declare the months it lacks in "
+                f"{MISSING_FILE}" if ctx.origin.local is not None else
+                "the listing or a thread fetch is missing months; check the upstream")
+        raise ctx.fail(f"incomplete: no thread for {_months(undeclared)} "
+                       f"between {first:%Y-%m} and {last:%Y-%m}",
+                       f"{hint}; the previous snapshot stays current")
+    return [m for m in gaps if m in accepted]
 
 
 def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
@@ -322,6 +504,9 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
     if not listing:
         raise ctx.fail("the listing has no 'Ask HN: Who is hiring?' threads",
                        "check ADOPTION_JOBS_HN_URL points at the Algolia API (…/api/v1)")
+    declared = read_declaration(ctx)
+    if declared is not None:
+        check_declaration(ctx, declared, listing)  # before fetching anything
     newest = listing[0].month
     open_from = min(newest, utcnow().date().replace(day=1))  # this month and later are open
     members = _members(ctx)
@@ -346,13 +531,13 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
                             "keeping its stored rows" if thread.thread_id in members
                             else "skipped this time, retried on the next refresh")
             continue
-        payload, url, content = item
+        url, content = item.url, item.content
         sha = hashlib.sha256(content).hexdigest()
         complete = thread.month < open_from
         stored = members.get(thread.thread_id)
         if stored is not None and stored.item_sha256 == sha and stored.complete == complete:
             continue  # byte-identical and no more final than before: the stored version stands
-        rows, skipped = parse_thread(ctx, payload, thread)
+        rows, skipped = parse_thread(ctx, ctx.origin.parse_json(item), thread)
         rel = f"items/{thread.thread_id}.json"
         ctx.save_raw(rel, content, url)
         fetched.append(thread.thread_id)
@@ -363,7 +548,11 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
         yield "raw_jobs_hn__postings", rows
     kept = sorted(set(members) - set(fetched))
     months = {t.thread_id: t.month for t in listing} | {t: v.month for t, v in members.items()}
-    check_months(ctx, [months[t] for t in [*fetched, *kept]])
+    gaps = check_months(ctx, [months[t] for t in [*fetched, *kept]], declared)
+    if not fetched and ctx.may_skip:
+        # every thread is as stored (and nothing was yielded): skip carrying every row over
+        raise Unchanged(f"no thread changed among the {len(listing)} listed; "
+                        f"snapshot {ctx.previous_snapshot_id} stays current")
     for tid in kept:  # their items stay in the folder of the snapshot that fetched them
         version = members[tid]
         ctx.record_raw(version.raw_file, "", version.item_sha256, None,
@@ -372,10 +561,14 @@ def collect(ctx: CollectContext) -> Iterator[tuple[str, Any]]:
         yield "raw_jobs_hn__threads", _carried(ctx, "raw_jobs_hn__threads", THREAD_COLUMNS, kept)
         yield "raw_jobs_hn__postings", _carried(ctx, "raw_jobs_hn__postings", POSTING_COLUMNS,
                                                 kept)
+    record_copy(ctx, declared)
     ctx.parameters.update({
         "threads_listed": len(listing), "threads_fetched": len(fetched),
         "threads_carried": len(kept), "newest_month": f"{newest:%Y-%m}",
         "rules": "pipeline.rules.match_frameworks", "frameworks": list(FRAMEWORKS)})
+    if gaps:  # declared by the copy, and really missing from this snapshot
+        ctx.parameters["months_declared_missing"] = {
+            f"{m:%Y-%m}": declared.months[m] for m in gaps}
     if missing:
         ctx.parameters["threads_not_found"] = missing
     gone = sorted(set(members) - {t.thread_id for t in listing})

@@ -44,11 +44,13 @@ import duckdb
 import pyarrow as pa
 import requests
 
-from pipeline.config import secret
+from pipeline.config import env_name, secret
+from pipeline.errors import SourceError
 from pipeline.http import Origin
 from pipeline.rules import repo_identity_sql
 from pipeline.source import CollectContext, Source, file_sha256
 from pipeline.store import fetch_one, utcnow
+from pipeline.untrusted import shown, unsafe_name
 
 NAME = "papers_with_code"
 DEFAULT_URL = "https://huggingface.co"
@@ -183,12 +185,35 @@ def list_remote(ctx: CollectContext, repo: str) -> list[RemoteFile]:
             raise ctx.fail(f"tree listing of {repo} has an entry without 'path': {entry!r:.80}")
         if entry.get("type") != "file" or not str(entry["path"]).endswith(".parquet"):
             continue
-        lfs = entry.get("lfs") if isinstance(entry.get("lfs"), dict) else {}
-        sha = str(lfs.get("oid", "")).lower() or None
-        files.append(RemoteFile(repo, str(entry["path"]), int(entry.get("size") or 0),
-                                sha if sha and _HEX64.match(sha) else None,
-                                entry.get("oid")))
+        files.append(_listed_file(ctx, repo, entry))
     return sorted(files, key=lambda f: f.path)
+
+
+#: a listed file: directly under data/, a plain name (the Hub's shards: train-00000-of-00004)
+LISTED_NAME = re.compile(rf"^{DATA_FOLDER}/[A-Za-z0-9][A-Za-z0-9._-]{{0,200}}\.parquet$")
+
+
+def _listed_file(ctx: CollectContext, repo: str, entry: dict) -> RemoteFile:
+    """One tree entry as a RemoteFile, its name and size checked: the name becomes a raw file
+    and is read by DuckDB (whose readers glob), the size bounds the download."""
+    path = entry["path"]
+    if not isinstance(path, str) or not LISTED_NAME.match(path):
+        problem = unsafe_name(path) or f"not a plain file name under {DATA_FOLDER}/"
+        raise ctx.fail(f"refusing the tree entry {shown(path, 240)} of {repo} ({problem})",
+                       "a hostile or broken listing; nothing was downloaded")
+    size = entry.get("size")
+    cap = ctx.settings.http_bound(NAME, "max_bytes")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= cap:
+        raise ctx.fail(f"refusing {repo}/{path}: listed size {shown(size, 40)} is not a whole "
+                       f"number of bytes up to the {int(cap):,}-byte cap",
+                       f"a hostile or broken listing; if the file really is this large, raise "
+                       f"{env_name(NAME, 'max_bytes')}")
+    lfs = entry.get("lfs") if isinstance(entry.get("lfs"), dict) else {}
+    sha = str(lfs.get("oid", "")).lower() or None
+    oid = entry.get("oid")
+    return RemoteFile(repo, path, size, sha if sha and _HEX64.match(sha) else None,
+                      oid if isinstance(oid, str) and re.fullmatch(r"[0-9a-f]{40}", oid)
+                      else None)
 
 
 def _next_page(headers: dict[str, str]) -> str | None:
@@ -224,7 +249,9 @@ class PreviousFiles:
             except (OSError, ValueError):
                 continue  # moved or deleted: nothing to reuse from it
             for entry in meta.get("files", []):
-                path = Path(raw_dir) / entry.get("path", "")
+                if unsafe_name(entry.get("path")):
+                    continue  # never follow a name that could lead out of the folder
+                path = Path(raw_dir) / entry["path"]
                 origin = (path, int(meta.get("snapshot_id") or 0))
                 self.by_sha.setdefault(str(entry.get("sha256")), origin)
                 self.by_rel.setdefault(str(entry.get("path")), []).append(origin)
@@ -282,8 +309,9 @@ def fetch_file(ctx: CollectContext, remote: RemoteFile, previous: PreviousFiles,
         return dest
     ctx.log.info("%s: downloading %s (%.1f MB)", NAME, remote.rel, remote.size / 1e6)
     # the commit and the file's ETag are on the Hub's redirect to its storage CDN (read as
-    # huggingface_hub's get_hf_file_metadata does), not on the CDN's answer
-    meta, fetched = ctx.origin.download_resolved(url, dest)
+    # huggingface_hub's get_hf_file_metadata does), not on the CDN's answer; the listed size
+    # is enforced
+    meta, fetched = ctx.origin.download_resolved(url, dest, size=remote.size)
     sha = fetched.headers["x-sha256"]
     expected = remote.sha256 or (meta.etag if meta.etag and _HEX64.match(meta.etag) else None)
     if expected and sha != expected:
@@ -495,12 +523,16 @@ def github_created(ctx: CollectContext, link_files: list[Path]) -> Iterator[tupl
     todo = missing[:limit]
     base = ctx.settings.source_option(NAME, "github_url", GITHUB_DEFAULT_URL)
     github = Origin(NAME, base or GITHUB_DEFAULT_URL, ctx.settings)
+    auth = github.credentials("GITHUB_TOKEN", "bearer")  # only to that API, only over HTTPS
+    if not auth:
+        info["status"] = f"skipped: GITHUB_TOKEN is sent only over HTTPS, not to {github.base}"
+        return
     fetched = 0
     info["status"] = "complete"
     for start in range(0, len(todo), GITHUB_BATCH):
         batch = todo[start:start + GITHUB_BATCH]
         try:
-            rows, remaining, content = _github_batch(github, token, batch)
+            rows, remaining, content = _github_batch(github, auth, batch)
         except GitHubStop as stop:
             info["status"] = f"stopped: {stop}"
             ctx.log.warning("%s: GitHub creation dates %s; %d repositories left for the next "
@@ -546,34 +578,31 @@ class GitHubStop(Exception):
     """The enrichment cannot go on in this run (rate limit, bad token, outage)."""
 
 
-def _github_batch(github: Origin, token: str,
+def _github_batch(github: Origin, auth: dict[str, str],
                   repos: list[str]) -> tuple[list[dict], int | None, bytes]:
     """Creation dates of up to 100 repositories in one GraphQL query (and the response)."""
     fields = " ".join(
         f'r{i}: repository(owner: "{r.split("/")[0]}", name: "{r.split("/")[1]}") '
         "{ createdAt }" for i, r in enumerate(repos))
     query = "query { rateLimit { remaining resetAt } " + fields + " }"
-    url = github.url("graphql")
     payload, content = None, b""
     for attempt in range(2):
-        try:
-            response = github.session.post(
-                url, json={"query": query}, timeout=github.settings.http_timeout,
-                headers={"Authorization": f"bearer {token}"})
-        except requests.exceptions.RequestException as exc:
-            raise GitHubStop(f"request failed ({type(exc).__name__})") from None
-        if response.status_code in (502, 503, 504) and attempt == 0:
+        try:  # the shared HTTP layer: same caps and deadlines as every request
+            response = github.post("graphql", {"query": query}, headers=auth)
+        except SourceError as exc:
+            raise GitHubStop(f"request failed ({exc.message})") from None
+        if response.status in (502, 503, 504) and attempt == 0:
             continue
-        if response.status_code == 401:
+        if response.status == 401:
             raise GitHubStop("GITHUB_TOKEN was rejected (HTTP 401)")
-        if response.status_code in (403, 429):
-            raise GitHubStop(f"rate limited (HTTP {response.status_code})")
-        if response.status_code >= 400:
-            raise GitHubStop(f"HTTP {response.status_code}")
+        if response.status in (403, 429):
+            raise GitHubStop(f"rate limited (HTTP {response.status})")
+        if response.status >= 400:
+            raise GitHubStop(f"HTTP {response.status}")
         try:
-            payload = response.json()
+            payload = json.loads(response.content)
             content = response.content
-        except ValueError:
+        except (ValueError, RecursionError):
             raise GitHubStop("malformed JSON response") from None
         break
     if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):

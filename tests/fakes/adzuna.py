@@ -1,8 +1,9 @@
 """Fake Adzuna API on 127.0.0.1: `GET /v1/api/jobs/<country>/search/<page>` -> {"count", ...}.
 
-Requests without the expected app_id/app_key get 401, like the real API. `counts` maps the
-`what` keywords to the count returned; each response also carries one fake job ad in
-`results` (the source must not keep it).
+Served over HTTPS (the keys go only over HTTPS; `tls=False` for the test that checks they are
+not sent over http). Requests without the expected app_id/app_key get 401, like the real API.
+`counts` maps the `what` keywords to the count returned; each response also carries one fake
+job ad in `results` (the source must not keep it).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ PREFIX = "/v1/api"
 
 
 class AdzunaServer(FakeServer):
-    def __init__(self, app_id: str, app_key: str, counts: dict[str, int] | None = None) -> None:
-        super().__init__()
+    def __init__(self, app_id: str, app_key: str, counts: dict[str, int] | None = None,
+                 tls: bool = True) -> None:
+        super().__init__(tls=tls)
         self.app_id, self.app_key = app_id, app_key
         self.counts = dict(counts or {"pytorch": 4321, "tensorflow": 2345, "jax": 210})
 

@@ -12,6 +12,16 @@ path pattern and consumed per request:
     server.fault("/data.csv", "corrupt")              # same length, first bytes flipped
     server.fault("/data.csv", "404") / "drop"         # not found / connection closed, no reply
 
+Hostile bodies (the attacks of tests/faults/test_hostile_faults.py), same interface:
+
+    server.fault(path, "endless", size=2**30)   # chunked body of `size` bytes, no length
+    server.fault(path, "gzip_bomb", size=2**30) # a small gzip body inflating to `size` bytes
+    server.fault(path, "drip", seconds=0.2)     # one byte every `seconds`, until stopped
+    server.fault(path, "oversize", size=2**28)  # a Content-Length of `size`, the body sent
+
+`tls=True` serves HTTPS with a certificate of a throwaway CA (`test_ca()`, trusted by the
+tests through REQUESTS_CA_BUNDLE): credentials are only ever sent over HTTPS.
+
 `times=None` means forever. Every request is recorded in `server.requests` (with the status
 served). `latency` (seconds before each reply) and `bandwidth` (bytes/s of each body) make the
 fake as slow as a real network. A stopped server serves nothing more: handlers still sleeping
@@ -22,11 +32,15 @@ cannot write into (or print tracebacks during) a later test.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
+import ssl
 import sys
+import tempfile
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -73,6 +87,35 @@ class Fault:
     times: int | None
     retry_after: float = 1
     seconds: float = 5
+    size: int = 1 << 30
+
+
+@functools.cache
+def test_ca() -> tuple:
+    """(trustme CA, path of its PEM bundle): the tests' own certificate authority."""
+    import trustme
+
+    ca = trustme.CA()
+    bundle = tempfile.NamedTemporaryFile("wb", suffix=".pem", delete=False)  # noqa: SIM115
+    with bundle:
+        ca.cert_pem.write_to_path(bundle.name)
+    return ca, bundle.name
+
+
+@functools.cache
+def server_context() -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    test_ca()[0].issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    return context
+
+
+@functools.cache
+def gzip_bomb(size: int) -> bytes:
+    """A gzip stream of `size` zero bytes (about size / 1000 bytes long)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = bytes(1 << 20)
+    parts = [packer.compress(zeros) for _ in range(size >> 20)]
+    return b"".join(parts) + packer.flush()
 
 
 class _Server(ThreadingHTTPServer):
@@ -87,7 +130,9 @@ class _Server(ThreadingHTTPServer):
 class FakeServer:
     """Base fake upstream; use as a context manager or call start()/stop()."""
 
-    def __init__(self, latency: float = 0.0, bandwidth: float | None = None) -> None:
+    def __init__(self, latency: float = 0.0, bandwidth: float | None = None,
+                 tls: bool = False) -> None:
+        self.tls = tls
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
         self.latency = latency
@@ -179,6 +224,9 @@ class FakeServer:
                     length = len(body)
                 elif fault and fault.kind == "corrupt":
                     body = bytes(b ^ 0xFF for b in body[:64]) + body[64:]
+                elif fault and fault.kind in ("endless", "gzip_bomb", "drip", "oversize"):
+                    self._hostile(fault, request, head)
+                    return
                 request.status = reply.status
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
@@ -189,6 +237,44 @@ class FakeServer:
                 if not head:
                     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                         self._write(body, request)
+
+            def _hostile(self, fault: Fault, request: Request, head: bool) -> None:
+                """A body made to exhaust the client: memory, disk or patience."""
+                request.status = 200
+                self.close_connection = True
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                if fault.kind == "gzip_bomb":
+                    body = gzip_bomb(fault.size)
+                    self.send_header("Content-Encoding", "gzip")
+                    self.send_header("Content-Length", str(len(body)))
+                elif fault.kind == "oversize":
+                    self.send_header("Content-Length", str(fault.size))
+                elif fault.kind == "endless":
+                    self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                if head:
+                    return
+                with contextlib.suppress(OSError):
+                    if fault.kind == "gzip_bomb":
+                        self._write(body, request)
+                    elif fault.kind == "drip":
+                        while not server._stopped.wait(fault.seconds):
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            request.bytes_sent += 1
+                    else:
+                        block = b"[" + b" " * ((1 << 20) - 1)
+                        for _ in range(max(1, fault.size >> 20)):
+                            if server._stopped.is_set():
+                                return
+                            chunk = (b"%x\r\n%s\r\n" % (len(block), block)
+                                     if fault.kind == "endless" else block)
+                            self.wfile.write(chunk)
+                            request.bytes_sent += len(block)
+                            block = b" " * len(block)
+                        if fault.kind == "endless":
+                            self.wfile.write(b"0\r\n\r\n")
 
             def _write(self, body: bytes, request: Request) -> None:
                 """The body, at most `server.bandwidth` bytes a second."""
@@ -207,8 +293,11 @@ class FakeServer:
 
         self._stopped.clear()
         self._httpd = _Server(("127.0.0.1", 0), Handler)
+        if self.tls:
+            self._httpd.socket = server_context().wrap_socket(self._httpd.socket,
+                                                               server_side=True)
         host, port = self._httpd.server_address[:2]
-        self._url = f"http://{host}:{port}"
+        self._url = f"{'https' if self.tls else 'http'}://{host}:{port}"
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self
 
@@ -232,8 +321,9 @@ class FakeCdn(FakeServer):
     the file's sha256, no X-Repo-Commit or X-Linked-* - as the real one does. Every request's
     headers are recorded, so a test can check that no credential reached it."""
 
-    def __init__(self, latency: float = 0.0, bandwidth: float | None = None) -> None:
-        super().__init__(latency=latency, bandwidth=bandwidth)
+    def __init__(self, latency: float = 0.0, bandwidth: float | None = None,
+                 tls: bool = False) -> None:
+        super().__init__(latency=latency, bandwidth=bandwidth, tls=tls)
         self.files: dict[str, tuple[bytes, str]] = {}
 
     def put(self, path: str, data: bytes) -> str:
@@ -256,9 +346,10 @@ class FakeHubWithCdn(FakeServer):
     """A fake Hub that redirects file downloads to its own CDN (`self.cdn`, another host),
     started and stopped with it."""
 
-    def __init__(self, latency: float = 0.0, bandwidth: float | None = None) -> None:
-        super().__init__(latency=latency, bandwidth=bandwidth)
-        self.cdn = FakeCdn(latency=latency, bandwidth=bandwidth)
+    def __init__(self, latency: float = 0.0, bandwidth: float | None = None,
+                 tls: bool = False) -> None:
+        super().__init__(latency=latency, bandwidth=bandwidth, tls=tls)
+        self.cdn = FakeCdn(latency=latency, bandwidth=bandwidth, tls=tls)
 
     def start(self) -> FakeHubWithCdn:
         self.cdn.start()

@@ -416,8 +416,8 @@ class FakeHfHub(FakeHubWithCdn):
                  latency: float = 0.0, bandwidth: float | None = None,
                  quota: dict[str, int] | None = None, window: float = 300,
                  dump_age_days: float = 0.5, dump_drop: tuple[str, ...] = (),
-                 dump_path: Path | None = None) -> None:
-        super().__init__(latency=latency, bandwidth=bandwidth)
+                 dump_path: Path | None = None, tls: bool = False) -> None:
+        super().__init__(latency=latency, bandwidth=bandwidth, tls=tls)
         self.n = n
         self.article_share = article_share
         self.mutate = mutate

@@ -234,7 +234,8 @@ class FakeGitHub:
 
     QUERY_REPO = re.compile(r'(r\d+): repository\(owner: "([^"]+)", name: "([^"]+)"\)')
 
-    def __init__(self, created: dict[str, str], remaining: int = 5000) -> None:
+    def __init__(self, created: dict[str, str], remaining: int = 5000, tls: bool = True) -> None:
+        self.tls = tls  # GITHUB_TOKEN goes only over HTTPS
         self.created = dict(created)
         self.remaining = remaining
         self.status: int | None = None
@@ -245,7 +246,7 @@ class FakeGitHub:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     def answer(self, body: bytes, auth: str) -> tuple[int, dict]:
         self.auth.append(auth)
@@ -294,6 +295,11 @@ class FakeGitHub:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
+        if self.tls:
+            from tests.fakes.base import server_context
+
+            self._httpd.socket = server_context().wrap_socket(self._httpd.socket,
+                                                               server_side=True)
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self
 

@@ -248,7 +248,7 @@ def test_parquet_truncated_download(cli, env, hub, good):
     assert_kept(env, good)
 
 
-@pytest.mark.parametrize("kind, says", [("malformed", "bytes the Hub lists"),
+@pytest.mark.parametrize("kind, says", [("malformed", "where the listing says"),
                                          ("corrupt", "differs from the listing's")])
 def test_parquet_not_the_listed_file(cli, env, hub, good, kind, says):
     """A CDN answer that is not the file the Hub listed (its X-Linked-Size, its LFS sha256):
@@ -264,6 +264,18 @@ def test_a_failing_cdn_is_named_without_its_signature(cli, env, hub, good):
     line = fails(cli, "HTTP 500", CDN_PATH, "Signature=***", args=PARQUET)
     assert "fake-signature" not in line and "Key-Pair-Id=***" in line
     assert_kept(env, good)
+
+
+def test_a_redirect_from_https_to_http_is_refused(cli, env, monkeypatch):
+    """The Hub over HTTPS redirecting the dump to a plain-HTTP host: nothing is downloaded."""
+    from tests.fakes.base import FakeCdn
+
+    hub = FakeHfHub(n=N, article_share=0.1, tls=True)
+    hub.cdn = FakeCdn()  # plain HTTP
+    with hub:
+        monkeypatch.setenv("ADOPTION_HF_MODELS_URL", hub.url)
+        fails(cli, "refusing the redirect", "not https", args=PARQUET)
+        assert not hub.cdn.requests
 
 
 def test_parquet_malformed_local_copy(cli, env, hub, good, tmp_path, monkeypatch):

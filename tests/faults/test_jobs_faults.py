@@ -250,6 +250,87 @@ def test_connection_refused(cli, env, good, monkeypatch):
     assert postings_digest(env) == digest
 
 
+# -- jobs_hn: a local copy's declared gaps (small generated copies) -----------------------
+
+@pytest.fixture
+def local_copy(env, tmp_path, monkeypatch):
+    """A copy of Jan-May 2026 without March, which its `_missing.json` declares; collected
+    once (the good snapshot every fault must leave current)."""
+    from tests.test_jobs import DECLARED_MARCH, write_copy
+
+    folder = write_copy(tmp_path / "copy", ["2026-01", "2026-02", "2026-04", "2026-05"],
+                        DECLARED_MARCH)
+    monkeypatch.setenv("ADOPTION_JOBS_HN_URL", str(folder))
+    return folder
+
+
+@pytest.fixture
+def good_copy(cli, env, local_copy):
+    assert cli("collect", SOURCE).rc == 0
+    return current_state(env.db_path, SOURCE), postings_digest(env)
+
+
+MARCH = {"thread_id": 4321, "reason": "no public copy (test)"}
+
+
+@pytest.mark.parametrize(("declaration", "needles"), [
+    (json.dumps({"2026-03": MARCH, "2026-02": MARCH}),
+     ("declares 2026-02 missing, but the copy holds a thread for it", "remove that month")),
+    ('{"2026-03": {"reason": "cut', ("_missing.json is not valid JSON", "YYYY-MM")),
+    (json.dumps({"2026-03": {"thread_id": 4321}}), ("2026-03 gives no 'reason'",)),
+])  # every other malformed declaration: tests/test_jobs.py::test_declaration_is_checked
+def test_bad_declaration_is_one_line(cli, env, local_copy, good_copy, declaration, needles):
+    path = local_copy / "_missing.json"
+    path.write_text(declaration)
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, str(path), *needles)
+    assert_kept(env, good_copy)
+
+
+def test_unreadable_declaration_is_one_line(cli, env, local_copy, good_copy):
+    path = local_copy / "_missing.json"
+    path.unlink()
+    path.mkdir()  # there, but not a file that can be read
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, f"cannot read {path}", "fix or remove "
+                          "_missing.json")
+    assert_kept(env, good_copy)
+    path.rmdir()
+    path.symlink_to(local_copy / "nowhere.json")  # a dangling link
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, f"cannot read {path}", "file not found")
+    assert_kept(env, good_copy)
+
+
+def test_undeclared_gap_in_a_copy_is_one_line(cli, env, local_copy, good_copy):
+    (local_copy / "_missing.json").unlink()
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "incomplete: no thread for 2026-03 between "
+                          "2026-01 and 2026-05", "declare the months it lacks in _missing.json")
+    assert_kept(env, good_copy)
+
+
+def test_online_no_month_may_be_missing(cli, env, monkeypatch):
+    """Algolia holds every thread: a gap in its listing fails, naming the month (there is no
+    declaration online)."""
+    november, december = hand_threads()[1], hand_threads()[0]
+    assert "December 2021" in december["title"]
+    january = open_thread()
+    with AlgoliaServer(threads=[november, january]) as fake:
+        monkeypatch.setenv("ADOPTION_JOBS_HN_URL", fake.base_url)
+        result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "incomplete: no thread for 2021-12 between "
+                          "2021-11 and 2022-01", "check the upstream")
+    assert current_state(env.db_path, SOURCE) is None
+    for table in TABLES:
+        assert orphan_rows(env.db_path, table) == 0
+
+
 # -- jobs_boards: the file is the upstream -----------------------------------------------
 
 BOARD_HEADER = "date,board,region,query,framework,count,url,note\n"

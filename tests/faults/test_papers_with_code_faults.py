@@ -109,6 +109,24 @@ def test_corrupted_download_is_caught_by_the_listing_checksum(cli, env, hub, goo
     assert_kept(env, good)
 
 
+def test_a_listing_sha256_of_other_bytes_is_caught(cli, env, hub, good):
+    change_links(hub)
+    listed = hub.entry
+
+    def corrupted(repo, path):  # the listing's sha256 of other bytes of the same size
+        entry = listed(repo, path)
+        if entry.get("lfs") and path == pwc.LINKS_FILE:
+            entry["lfs"]["oid"] = "0" * 64
+        return entry
+
+    hub.entry = corrupted
+    result = cli("collect", SOURCE)
+    assert result.rc == 1
+    assert_one_line_error(result.err, SOURCE, "train-00000-of-00001.parquet",
+                          "differs from the listing")
+    assert_kept(env, good)
+
+
 def test_malformed_tree_listing(cli, env, hub, good):
     hub.fault(TREE, "malformed", times=None)
     result = cli("collect", SOURCE)
