@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -198,13 +199,21 @@ def dump_file(ctx: CollectContext, mode: str, headers: dict) -> DumpFile:
         commit = file.last_commit
         when = commit.date.astimezone(UTC).replace(tzinfo=None)
         oid = (file.lfs.sha256 if file.lfs else None) or file.xet_hash or file.blob_id
-        if not commit.oid or not oid:
-            raise ValueError("no commit id or no oid")
+        if not (re.fullmatch(r"[0-9a-f]{40}", str(commit.oid))
+                and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", str(oid))):
+            raise ValueError(f"commit id {shown(commit.oid, 50)} or oid {shown(oid, 70)} is "
+                             "not a hex id")
     except (TypeError, KeyError, ValueError, AttributeError) as exc:
         raise ctx.fail(f"unexpected tree entry for {DUMP_FILE} of {DUMP_REPO}: {_first(exc)}",
                        "the Hub's tree listing changed; check it") from None
-    return DumpFile(str(oid), file.lfs.sha256 if file.lfs else None, int(file.size),
-                    str(commit.oid), when)
+    size, cap = file.size, int(ctx.settings.http_bound(NAME, "max_bytes"))
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= cap:
+        raise ctx.fail(f"refusing {DUMP_FILE} of {DUMP_REPO}: listed size {shown(size, 40)} "
+                       f"is not a whole number of bytes up to the {cap:,}-byte cap",
+                       f"a hostile or broken listing; if the dump really is this large, raise "
+                       f"{env_name(NAME, 'max_bytes')} or [http] max_bytes")
+    return DumpFile(str(oid), file.lfs.sha256 if file.lfs else None, size, str(commit.oid),
+                    when)
 
 
 def _dump_download(ctx: CollectContext, mode: str, headers: dict) -> Path | str:

@@ -428,6 +428,9 @@ class FakeHfHub(FakeHubWithCdn):
         self.dump_drop = dump_drop  # serve this file (mmap) as models.parquet: benchmarks
         self.dump_files = DUMP_FILES
         self.dump_gone = False
+        #: sizes the tree listing and the redirect's X-Linked-Size state instead of the real
+        #: ones (a hostile or broken listing)
+        self.listed_sizes: dict[str, int] = {}
         self.dump_commits = 0
         #: per file of the dataset: (commit id, date) of the last commit that changed it
         self.file_commits: dict[str, tuple[str, datetime]] = {}
@@ -610,10 +613,11 @@ class FakeHfHub(FakeHubWithCdn):
             pointer = (f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\n"
                        f"size {len(data)}\n")
             blob = pointer.encode() if lfs else data
-            entry = {"type": "file", "size": len(data), "path": name,
+            size = self.listed_sizes.get(name, len(data))
+            entry = {"type": "file", "size": size, "path": name,
                      "oid": hashlib.sha1(f"blob {len(blob)}\0".encode() + blob).hexdigest()}
             if lfs:
-                entry["lfs"] = {"oid": sha, "size": len(data), "pointerSize": len(pointer)}
+                entry["lfs"] = {"oid": sha, "size": size, "pointerSize": len(pointer)}
                 entry["xetHash"] = hashlib.sha256(b"xet:" + sha.encode()).hexdigest()
             if expand:
                 commit, when = self.file_commits.get(name, (self.dump_sha, self.dump_modified))
@@ -636,7 +640,7 @@ class FakeHfHub(FakeHubWithCdn):
                               **{"X-Error-Code": "EntryNotFound"})
         data, sha = self._file(name)
         headers = {"X-Repo-Commit": commit, "ETag": f'"{sha}"', "X-Linked-Etag": f'"{sha}"',
-                   "X-Linked-Size": str(len(data))}
+                   "X-Linked-Size": str(self.listed_sizes.get(name, len(data)))}
         if name != "models.parquet":
             return Reply(200, data, headers, "text/plain")
         return Reply(302, b"", headers | {"Location": self.cdn.put(CDN_PATH, data)}, "text/plain")
