@@ -99,27 +99,23 @@ def test_truncated_download(cli, env, hub, good):
     assert_kept(env, good)
 
 
-def test_corrupted_download_is_caught_by_the_listing_checksum(cli, env, hub, good):
+@pytest.mark.parametrize("where", ["the CDN's bytes", "the listing's sha256"])
+def test_a_download_that_is_not_the_listed_file_is_refused(cli, env, hub, good, where):
+    """Other bytes than the listing's sha256: the CDN corrupts the file (same size), or the
+    listing states the sha256 of other bytes."""
     change_links(hub)
-    hub.cdn.fault(CDN, "corrupt", times=None)  # other bytes than the listing's sha256
-    result = cli("collect", SOURCE)
-    assert result.rc == 1
-    assert_one_line_error(result.err, SOURCE, "train-00000-of-00001.parquet",
-                          "differs from the listing")
-    assert_kept(env, good)
+    if where == "the CDN's bytes":
+        hub.cdn.fault(CDN, "corrupt", times=None)
+    else:
+        listed = hub.entry
 
+        def corrupted(repo, path):
+            entry = listed(repo, path)
+            if entry.get("lfs") and path == pwc.LINKS_FILE:
+                entry["lfs"]["oid"] = "0" * 64
+            return entry
 
-def test_a_listing_sha256_of_other_bytes_is_caught(cli, env, hub, good):
-    change_links(hub)
-    listed = hub.entry
-
-    def corrupted(repo, path):  # the listing's sha256 of other bytes of the same size
-        entry = listed(repo, path)
-        if entry.get("lfs") and path == pwc.LINKS_FILE:
-            entry["lfs"]["oid"] = "0" * 64
-        return entry
-
-    hub.entry = corrupted
+        hub.entry = corrupted
     result = cli("collect", SOURCE)
     assert result.rc == 1
     assert_one_line_error(result.err, SOURCE, "train-00000-of-00001.parquet",
