@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
+## axe-core (MPL-2.0), for the browser test only: pinned with its sha512 in
+## tests/browser/package-lock.json, installed from the npm registry into an ignored folder
+AXE     = tests/browser/node_modules/axe-core/axe.min.js
 ARGS   ?=
 
 .PHONY: refresh analyze charts report publish notebooks site status test lint bench clean \
@@ -32,10 +35,14 @@ refresh: $(STAMP)
 analyze charts report publish status notebooks site: $(STAMP)
 	$(BIN)/python -m pipeline $@ $(ARGS)
 
+$(AXE): tests/browser/package-lock.json
+	@(npm ci --prefix tests/browser --no-audit --no-fund --silent && touch $@) \
+	  || echo "warning: could not install axe-core from npm: the accessibility check will be skipped" >&2
+
 ## ruff, then the suite with a line per test file (about 15 minutes on 2 cores). Tests that
 ## need the real mirrors find them under ADOPTION_SHARED_MIRROR (default ../shared/mirror) and
 ## are skipped, naming the mirror, where it is absent: `make mirrors` downloads them (online).
-test: $(STAMP)
+test: $(STAMP) $(AXE)
 	$(BIN)/ruff check pipeline tests benchmarks
 	$(BIN)/python -m pytest $(ARGS)
 
@@ -61,4 +68,4 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) data/adoption.duckdb data/adoption.duckdb.* data/*.lock data/raw data/notebooks \
 	       data/charts data/results data/site data/export data/.site-* \
-	       .pytest_cache .ruff_cache *.egg-info
+	       .pytest_cache .ruff_cache *.egg-info tests/browser/node_modules

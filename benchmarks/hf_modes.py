@@ -40,17 +40,22 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:,.1f} MB" if n else "0 bytes"
 
 
-def _served(hub, since: int) -> tuple[int, int, int, int]:
-    """Requests, 429s, bytes of model data (listing pages and the parquet file), listing
-    pages served, since request number `since`."""
-    new = hub.requests[since:]
+def _mark(hub) -> tuple[int, int]:
+    """Requests served so far by the Hub and by its CDN (another host)."""
+    return len(hub.requests), len(hub.cdn.requests)
+
+
+def _served(hub, since: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Requests, 429s, bytes of model data (listing pages and the parquet file, which comes from
+    the CDN the Hub redirects to), listing pages served, since the mark `since`."""
+    new = hub.requests[since[0]:] + hub.cdn.requests[since[1]:]
     data = [r for r in new if r.path == "/api/models" or r.path.endswith("models.parquet")]
     pages = sum(r.path == "/api/models" and r.status == 200 for r in new)
     return len(new), sum(r.status == 429 for r in new), sum(r.bytes_sent for r in data), pages
 
 
 def _run(hub, label: str, env: dict, *args: str) -> tuple[list, dict]:
-    since = len(hub.requests)
+    since = _mark(hub)
     measured = run_measured([*COLLECT, *args], env=env, cwd=PROJECT_ROOT)
     count, limited, data, pages = _served(hub, since)
     row = [label, f"{measured['wall_s']:,.1f} s", f"{count:,}", f"{limited:,}", _mb(data), "—"]
@@ -59,12 +64,12 @@ def _run(hub, label: str, env: dict, *args: str) -> tuple[list, dict]:
 
 def _killed_then_resumed(hub, env: dict, pages_total: int) -> tuple[list, list, dict]:
     """Kill an api crawl at half its pages, then finish it; rows for both runs."""
-    since = len(hub.requests)
+    since = _mark(hub)
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, *COLLECT, "--hf-mode", "api"], env=env,
                              cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
-    while sum(r.path == "/api/models" for r in hub.requests[since:]) < pages_total // 2:
+    while sum(r.path == "/api/models" for r in hub.requests[since[0]:]) < pages_total // 2:
         if child.poll() is not None:
             raise RuntimeError(f"the crawl ended (rc {child.returncode}) before half its pages")
         time.sleep(0.05)

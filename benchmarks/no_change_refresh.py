@@ -23,10 +23,18 @@ from pipeline.config import PROJECT_ROOT
 COMMIT = "3ef0c7dee3002f66277251eda55df970b3cda293"
 
 
-def _usage(server, since: int) -> tuple[int, int, list[str]]:
-    requests = server.requests[since:]
+def _usage(server, since: dict) -> tuple[int, int, list[str]]:
+    """Requests, bytes and paths served since `since`: a Hub's and its CDN's (another host)."""
+    requests = server.requests[since.get("hub", 0):]
+    if getattr(server, "cdn", None) is not None:
+        requests = requests + server.cdn.requests[since.get("cdn", 0):]
     paths = sorted({r.path for r in requests})
     return len(requests), sum(r.bytes_sent for r in requests), paths
+
+
+def _mark(server) -> dict:
+    cdn = getattr(server, "cdn", None)
+    return {"hub": len(server.requests), "cdn": len(cdn.requests) if cdn is not None else 0}
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -84,14 +92,14 @@ def main(argv: list[str] | None = None) -> str:
             for server in proceedings.values():
                 env |= server.urls()
             rows = []
-            marks = {name: 0 for name in servers}
+            marks: dict[str, dict] = {name: {} for name in servers}
             runs = []
             for label in ("first refresh", "second refresh (no change)"):
                 run = run_measured(["-m", "pipeline", "refresh"], env=env, cwd=PROJECT_ROOT)
                 runs.append(run)
                 for name, server in servers.items():
                     count, sent, paths = _usage(server, marks[name])
-                    marks[name] = len(server.requests)
+                    marks[name] = _mark(server)
                     shown = ", ".join(paths[:3]) + (f" … (+{len(paths) - 3})"
                                                     if len(paths) > 3 else "")
                     rows.append([label, name, f"{count:,}", f"{sent / 2**20:,.2f} MiB",

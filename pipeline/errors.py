@@ -29,6 +29,30 @@ class Unreachable(SourceError):
     to the same host would fail the same way."""
 
 
+class HttpStatusError(SourceError):
+    """The upstream answered with an HTTP error status: `status` and the Hub's `X-Error-Code`
+    (e.g. RepoNotFound, EntryNotFound) say which, so a caller can tell "gone" from "failing";
+    `headers` and the start of what the upstream said (`body`, at most http.ERROR_BODY_BYTES)
+    let a source that knows its upstream's error shape say more than the status (npm's
+    `{"error": "package x not found"}`)."""
+
+    def __init__(self, source: str, message: str, hint: str = "", status: int = 0,
+                 error_code: str | None = None, headers: dict[str, str] | None = None,
+                 body: bytes = b"") -> None:
+        super().__init__(source, message, hint)
+        self.status = status
+        self.error_code = error_code
+        self.headers = headers or {}
+        self.body = body
+
+    @property
+    def gone(self) -> bool:
+        """The resource does not exist (any more): a 404, or the Hub's 401 that answers an
+        anonymous request for a missing repository (X-Error-Code RepoNotFound)."""
+        return self.status == 404 or self.error_code in ("RepoNotFound", "EntryNotFound",
+                                                          "RevisionNotFound")
+
+
 class SuspiciousDrop(SourceError):
     """A new snapshot has far fewer rows than the current one: stored, but not promoted."""
 

@@ -48,7 +48,7 @@ from urllib3.util.retry import Retry
 
 from pipeline import __version__
 from pipeline.config import Settings, env_name, secret, warn_once
-from pipeline.errors import SourceError, Unreachable
+from pipeline.errors import HttpStatusError, SourceError, Unreachable
 from pipeline.untrusted import shown
 
 USER_AGENT = (
@@ -57,6 +57,7 @@ USER_AGENT = (
 )
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 CHUNK = 1 << 16  # bytes asked of the socket per read when streaming a body
+MAX_HUB_REDIRECTS = 5  # same-host redirects followed to reach a file's metadata (renamed repos)
 log = logging.getLogger("pipeline.http")
 _SECRET_PARAM = re.compile(r"(?i)((?:app_)?(?:key|token|secret|password|app_id)[^=&]*=)[^&\s]+")
 _URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>()\[\]{}|\\^`]+")
@@ -272,19 +273,6 @@ def local_path(base: str) -> Path | None:
     return None
 
 
-class HTTPStatusError(SourceError):
-    """An HTTP error answer to a GET (status >= 400), with the start of what the upstream
-    said (at most ERROR_BODY_BYTES), so a source that knows its upstream's error shape can say
-    more than the status (npm's `{"error": "package x not found"}`)."""
-
-    def __init__(self, source: str, message: str, hint: str, status: int,
-                 headers: dict[str, str], body: bytes) -> None:
-        super().__init__(source, message, hint)
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-
 #: how much of an error answer's body is read for the message (the rest never is)
 ERROR_BODY_BYTES = 4096
 
@@ -295,6 +283,27 @@ class Fetched:
     content: bytes
     headers: dict[str, str]
     status: int = 200  # 304 when a conditional download (If-None-Match) found no change
+
+
+def normalize_etag(etag: str | None) -> str | None:
+    """An ETag without its weak marker and quotes, as huggingface_hub compares them."""
+    if not etag:
+        return None
+    return etag.removeprefix("W/").strip('"') or None
+
+
+@dataclass
+class FileMetadata:
+    """What the Hub says of one file when asked `HEAD .../resolve/<revision>/<path>`, read as
+    huggingface_hub's `get_hf_file_metadata` reads it: the Hub answers with a redirect to its
+    storage CDN carrying `X-Repo-Commit`, `X-Linked-Etag` and `X-Linked-Size`; the CDN's own
+    answer has none of them (its ETag is a storage hash), so the redirect is not followed."""
+
+    url: str  # the resolve URL asked
+    location: str  # where the bytes are: the CDN URL, or `url` when the file is served directly
+    commit: str | None  # X-Repo-Commit: the commit the revision resolved to
+    etag: str | None  # X-Linked-Etag (else ETag), unquoted: an LFS file's sha256
+    size: int | None  # X-Linked-Size (else Content-Length of a direct answer)
 
 
 class Budget:
@@ -507,6 +516,60 @@ class Origin:
         return Fetched(url, b"", result_headers | {"x-sha256": digest.hexdigest(),
                                                    "x-size": str(got)})
 
+    def head_metadata(self, rel: str, headers: dict | None = None) -> FileMetadata:
+        """A Hub file's metadata from `HEAD` on its resolve URL, redirects not followed except
+        to the same origin (a renamed repository): credentials never leave the origin."""
+        if self.local is not None:
+            path = self._local_file(rel)
+            return FileMetadata(path.as_uri(), path.as_uri(), None, None, path.stat().st_size)
+        url = asked = self.url(rel)
+        for _ in range(MAX_HUB_REDIRECTS):
+            with self._watch(url), self._request(url, headers, method="HEAD") as response:
+                answer = {k.lower(): v for k, v in response.headers.items()}
+                moved = response.is_redirect and bool(answer.get("location"))
+            target = urljoin(url, answer["location"]) if moved else None
+            if target is None or not same_origin(target, url):
+                break
+            url = target
+        else:
+            raise self.fail(f"more than {MAX_HUB_REDIRECTS} redirects resolving {asked}")
+        size = answer.get("x-linked-size") or (None if target else answer.get("content-length"))
+        commit = answer.get("x-repo-commit") or ""
+        etag = normalize_etag(answer.get("x-linked-etag") or answer.get("etag")) or ""
+        return FileMetadata(  # upstream text: kept only in the shapes the Hub sends
+            asked, target or url, commit if re.fullmatch(r"[0-9a-f]{40}", commit) else None,
+            etag if re.fullmatch(r"[0-9A-Za-z._:+/=-]{1,128}", etag) else None,
+            int(size) if size and size.strip().isdigit() else None)
+
+    def download_resolved(self, rel: str, dest: Path, headers: dict | None = None,
+                          size: int | None = None) -> tuple[FileMetadata, Fetched]:
+        """A Hub file: its metadata from the resolve URL's redirect (`head_metadata`), then its
+        bytes from where the redirect points, never with credentials off the origin, checked
+        against the size the Hub states (and `size`, a listing's, when given)."""
+        meta = self.head_metadata(rel, headers)
+        if size is not None and meta.size is not None and size != meta.size:
+            raise self.fail(f"refusing {meta.url}: the Hub states {meta.size:,} bytes where the "
+                            f"listing says {size:,}", "the upstream's listing and file "
+                            "disagree; retry later")
+        listed = meta.size if meta.size is not None else size
+        if self.local is not None:
+            return meta, self.download(rel, dest, size=listed)
+        if same_origin(meta.location, self.base):
+            return meta, self.download(meta.location, dest, headers, size=listed)
+        return meta, self._storage(meta).download(meta.location, dest, size=listed)
+
+    def _storage(self, meta: FileMetadata) -> Origin:
+        """The storage host a Hub redirect points to, as an origin of its own: no credentials,
+        the same source's byte and time budget, never a downgrade from HTTPS to HTTP."""
+        parts = urlsplit(meta.location)
+        if parts.scheme.lower() not in ("http", "https") or (
+                urlsplit(self.base).scheme.lower() == "https" and parts.scheme.lower() != "https"):
+            raise self.fail(f"refusing the redirect of {meta.url} to {shown(meta.location)}: "
+                            f"not {urlsplit(self.base).scheme}", "a hostile or broken upstream; "
+                            "nothing was downloaded")
+        return Origin(self.source, f"{parts.scheme}://{parts.netloc}", self.settings,
+                      session=self.session)
+
     # -- bounds -------------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -580,7 +643,10 @@ class Origin:
             raise self.fail(f"truncated response from {url}: got {size} of {expected} bytes")
 
     def _request(self, url: str, headers: dict | None, stream: bool = False,
-                 body: Any = None, data: bytes | None = None) -> requests.Response:
+                 body: Any = None, data: bytes | None = None,
+                 method: str = "GET") -> requests.Response:
+        """One request with the session's retries (a POST when `body` or `data` is given);
+        HEAD does not follow redirects (`head_metadata` reads the redirect itself)."""
         timeout = self.settings.http_timeout
         if headers and any(k.lower() == "authorization" for k in headers) and not (
                 urlsplit(url).scheme.lower() == "https" and same_origin(url, self.base)):
@@ -589,8 +655,8 @@ class Origin:
         try:
             posting = body is not None or data is not None
             if not posting:
-                response = self.session.get(url, headers=headers, timeout=timeout,
-                                            stream=stream)
+                response = self.session.request(method, url, headers=headers, timeout=timeout,
+                                                stream=stream, allow_redirects=method != "HEAD")
             else:
                 response = self.session.post(url, json=body, data=data, headers=headers,
                                              timeout=timeout, stream=True)
@@ -620,11 +686,12 @@ class Origin:
             raise self.fail(f"request to {url} failed: {_reason(exc)}") from None
         if response.status_code >= 400 and not posting:
             said = _error_body(response)
-            raise HTTPStatusError(
+            raise HttpStatusError(
                 self.source,
                 redact(f"HTTP {response.status_code} {shown(response.reason, 60)} from {url}"),
                 "the upstream refused the request; check the URL or retry later",
-                response.status_code, dict(response.headers), said)
+                response.status_code, (response.headers.get("X-Error-Code") or "")[:40] or None,
+                dict(response.headers), said)
         return response
 
 

@@ -17,15 +17,20 @@ from pipeline.config import REFERENCE_DIR, Settings
 from pipeline.untrusted import csv_cell, markdown_text
 
 REFERENCE_FILE = REFERENCE_DIR / "article_figures.csv"
-COLUMNS = ["figure_id", "section", "article_value", "unit", "ours_as_of_article", "ours_today",
-           "difference", "status", "evaluated_on", "tolerance", "snapshots", "reason", "note"]
+COLUMNS = ["figure_id", "claim", "section", "article_value", "unit", "ours_as_of_article",
+           "ours_today", "difference", "status", "evaluated_on", "tolerance", "snapshots",
+           "reason", "note"]
 
 
 def load_reference(con: duckdb.DuckDBPyConnection, path: Path = REFERENCE_FILE) -> None:
+    """The reference file as text columns; `claim` (what the article says, in words: a
+    scorecard row leads with it) may be missing from a row or from the file."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE ref_article_figures AS "
-        "SELECT * FROM read_csv(?, header = true, all_varchar = true)", [str(path)]
+        "SELECT * FROM read_csv(?, header = true, all_varchar = true, null_padding = true)",
+        [str(path)]
     )
+    con.execute("ALTER TABLE ref_article_figures ADD COLUMN IF NOT EXISTS claim VARCHAR")
     for optional in ("alternatives", "context"):
         con.execute(f"ALTER TABLE ref_article_figures ADD COLUMN IF NOT EXISTS {optional} "
                     "VARCHAR")
@@ -70,7 +75,8 @@ WITH ours AS (
            coalesce(' (data of ' || strftime(d.data_as_of, '%Y-%m-%d') || ')', '') AS dated
     FROM out_figures f LEFT JOIN ref_snapshot_dates d USING (snapshot_id)
 ), joined AS (
-    SELECT r.figure_id, r.section, CAST(r.value AS DOUBLE) AS article_value, r.unit,
+    SELECT r.figure_id, coalesce(nullif(trim(r.claim), ''), r.quote) AS claim, r.section,
+           CAST(r.value AS DOUBLE) AS article_value, r.unit,
            r.comparison, r.tolerance, r.method_note,
            a.value AS ours_as_of_article, t.value AS ours_today,
            coalesce(a.value, t.value) AS ours_evaluated,
@@ -120,7 +126,7 @@ WITH ours AS (
     SELECT figure_id, string_agg(note, '; ' ORDER BY analysis, note) AS note
     FROM out_figure_notes GROUP BY figure_id
 )
-SELECT figure_id, section, article_value, unit, ours_as_of_article, ours_today,
+SELECT figure_id, claim, section, article_value, unit, ours_as_of_article, ours_today,
        round(ours_evaluated - article_value, 2) AS difference,
        CASE WHEN ours_evaluated IS NULL THEN 'no data yet'
             WHEN comparison = 'lt' AND ours_evaluated < article_value THEN 'matches'
@@ -170,7 +176,7 @@ def _fmt(value) -> str:
 
 
 def to_markdown(rows: list) -> str:
-    head = ["Figure", "Article", "Ours (article date)", "Ours (today)", "Difference",
+    head = ["Claim", "Figure", "Article", "Ours (article date)", "Ours (today)", "Difference",
             "Status", "Tolerance", "Snapshot(s)", "Why it may differ (computed alternatives "
             "first)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -188,7 +194,8 @@ def to_markdown(rows: list) -> str:
         if row["reason"]:
             why = f"**{row['reason'].replace('|', '/')}.** {why}"
         lines.append("| " + " | ".join([
-            f"`{row['figure_id']}`", f"{bound}{_fmt(row['article_value'])}{with_unit}",
+            (row["claim"] or "").replace("|", "/"), f"`{row['figure_id']}`",
+            f"{bound}{_fmt(row['article_value'])}{with_unit}",
             _fmt(row["ours_as_of_article"]), _fmt(row["ours_today"]),
             "—" if row["difference"] is None else _fmt(row["difference"]),
             status, tol, row["snapshots"] or "—", why,

@@ -181,11 +181,16 @@ nav ul { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .3re
 .lede { color: var(--muted); }
 .table-scroll { overflow-x: auto; max-width: 100%; margin: .5rem 0 1rem;
   border: 1px solid var(--line); border-radius: 6px; }
+.table-scroll:focus-visible { outline: 3px solid #0b5cad; outline-offset: 2px; }
+.claim { font-weight: 600; }
+.figure-id { display: block; color: var(--muted); font-size: .85em; }
+td:first-child { min-width: 9rem; }
+td:last-child { overflow-wrap: anywhere; }
 table { border-collapse: collapse; width: 100%; font-size: .88rem; }
 th, td { text-align: left; vertical-align: top; padding: .4rem .55rem;
   border-bottom: 1px solid var(--line); }
 th { background: var(--soft); font-weight: 600; }
-td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code { font-size: .85em; overflow-wrap: anywhere; }
 .status { display: inline-block; padding: 0 .45rem; border-radius: 1rem; font-weight: 600;
   font-size: .8rem; white-space: nowrap; border: 1px solid currentColor; }
@@ -208,12 +213,14 @@ footer.page { color: var(--muted); font-size: .85rem; padding-bottom: 2rem;
   body { font-size: 15px; } h1 { font-size: 1.35rem; } h2 { font-size: 1.15rem; }
   /* tables become one card per row, each cell labelled by its column */
   .table-scroll { border: none; }
+  table.cards, table.cards tbody { display: block; width: 100%; }
   table.cards thead { position: absolute; width: 1px; height: 1px; overflow: hidden;
     clip: rect(0 0 0 0); }
   table.cards tr { display: block; border: 1px solid var(--line); border-radius: 6px;
     margin-bottom: .6rem; padding: .3rem 0; }
   table.cards td { display: flex; gap: .6rem; border: none; padding: .15rem .6rem;
-    text-align: left; white-space: normal; }
+    text-align: left; white-space: normal; overflow-wrap: anywhere; }
+  table.cards td > * { min-width: 0; }
   table.cards td::before { content: attr(data-label); flex: 0 0 7.5rem; font-weight: 600;
     color: var(--muted); }
 }
@@ -333,15 +340,20 @@ def _identifier(name: str) -> str:
     return "<code>" + "_<wbr>".join(esc(part) for part in name.split("_")) + "</code>"
 
 
-def table(head: list[str], rows: list[tuple[str, list[str]]], numeric: set[int]) -> str:
+def table(head: list[str], rows: list[tuple[str, list[str]]], numeric: set[int],
+          label: str) -> str:
     """A table that scrolls on its own on a narrow screen, or turns into one card per row
-    (each cell labelled with its column) on a phone. `rows` are (tr attributes, cells)."""
+    (each cell labelled with its column; its content in one box beside the label) on a phone.
+    `rows` are (tr attributes, cells). The scrolling box is a named region a keyboard can focus
+    and scroll (`label`: unique on the page)."""
     body = "".join(
         f"<tr{attrs}>" + "".join(
-            f'<td data-label="{esc(head[i])}"{" class=num" if i in numeric else ""}>{cell}</td>'
+            f'<td data-label="{esc(head[i])}"{" class=num" if i in numeric else ""}>'
+            f"<div>{cell}</div></td>"
             for i, cell in enumerate(cells)) + "</tr>"
         for attrs, cells in rows)
-    return ('<div class="table-scroll"><table class="cards"><thead><tr>'
+    return (f'<div class="table-scroll" role="region" aria-label="{esc(label)}" tabindex="0">'
+            '<table class="cards"><thead><tr>'
             + "".join(f'<th scope="col">{esc(h)}</th>' for h in head)
             + f"</tr></thead><tbody>{body}</tbody></table></div>")
 
@@ -354,27 +366,32 @@ def _why(row: dict) -> str:
     return f"<strong>{esc(reason)}.</strong> {note}" if reason else note
 
 
-def _figure_rows(rows: list[dict], with_section: bool) -> str:
+def _figure_rows(rows: list[dict], with_section: bool, label: str) -> str:
+    """Scorecard rows; each leads with the article's claim in words, the figure id second."""
     titles = {s.key: s.title for s in SECTIONS}
     out = []
     for r in rows:
         unit = r.get("unit")
-        cells = [_identifier(r["figure_id"])]
+        cells = [f'<span class="claim">{esc(r.get("claim") or r["figure_id"])}</span>'
+                 f'<span class="figure-id">{_identifier(r["figure_id"])}</span>']
         if with_section:
             key = section_of(r["figure_id"])
             cells.append(f'<a href="#{key}">{esc(titles[key])}</a>' if key
                          else esc(r.get("section")))
-        unit_text = "" if unit == "%" else f" {unit}" if unit else ""
+        # a symbol stays on its number's line; a word ("repositories") may wrap below it
+        unit_text = "" if unit in (None, "", "%") else \
+            ("\u00a0" if len(unit) <= 2 else " ") + unit
         cells += [esc(fmt_value(r.get("article_value"), unit)) + esc(unit_text),
                   esc(fmt_value(r.get("ours_as_of_article"), unit)),
                   esc(fmt_value(r.get("ours_today"), unit)),
                   _status(r.get("status")), esc(r.get("tolerance")), _why(r)]
         out.append((f' data-figure-id="{esc(r["figure_id"])}"', cells))
-    head = ["Figure"] + (["Section"] if with_section else []) + [
+    head = ["Claim (figure)"] + (["Section"] if with_section else []) + [
         "Article", "Ours, as of the article", "Ours, today", "Status", "Tolerance",
         "Why it may differ"]
     first_number = 2 if with_section else 1
-    return table(head, out, numeric={first_number, first_number + 1, first_number + 2})
+    return table(head, out, numeric={first_number, first_number + 1, first_number + 2},
+                 label=label)
 
 
 def _chart(entry: dict | None, name: str, charts_dir: Path) -> str:
@@ -479,7 +496,8 @@ def _section(section: Section, rows: list[dict], reference: dict, charts: dict,
             parts.append("<p>The article states no figure for this section.</p>")
     if mine:
         parts.append("<h3>Our values and the scorecard</h3>")
-        parts.append(_figure_rows(mine, with_section=False))
+        parts.append(_figure_rows(mine, with_section=False,
+                                  label=f"{section.title}: our values and the scorecard"))
     parts.append("<h3>Charts</h3>")
     parts += [_chart(charts.get(name), name, charts_dir) for name in section.charts]
     parts.append((extras or {}).get(section.key, ""))
@@ -583,7 +601,7 @@ def _sources_table(sources: dict, status: dict) -> str:
         lines.append(("", [_identifier(name), esc(source.title), esc(source.licence), current,
                            esc(last)]))
     return table(["Source", "What", "Licence / terms", "Current snapshot", "Last attempt"],
-                 lines, numeric=set())
+                 lines, numeric=set(), label="Sources")
 
 
 def _notebooks(names: list[str]) -> str:
@@ -620,7 +638,7 @@ def render(rows: list[dict], reference: dict, charts: dict, charts_dir: Path, so
         "value; the tolerance says how far off still counts as a match. "
         '<a href="data/scorecard.csv" download>Download the scorecard (CSV)</a> · '
         '<a href="data/figures.csv" download>all our figures (CSV)</a>.</p>',
-        _figure_rows(rows, with_section=True),
+        _figure_rows(rows, with_section=True, label="Scorecard"),
         _chart(charts.get("scorecard"), "scorecard", charts_dir),
         "</section>",
     ]

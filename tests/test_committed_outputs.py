@@ -72,6 +72,7 @@ def test_reference_figures_file_is_complete():
     }
     for row in rows:
         assert row["quote"] and row["method_note"] and row["tolerance"], row["figure_id"]
+        assert row["claim"] and len(row["claim"]) <= 80, row["figure_id"]  # short, in words
         float(row["value"])
 
 

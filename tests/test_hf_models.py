@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import duckdb
@@ -24,7 +24,13 @@ from pipeline.collect import run_source
 from pipeline.config import Settings
 from pipeline.sources import hf_models
 from pipeline.store import connect, current_snapshot_id, utcnow
-from tests.fakes.hf_hub import ARTICLE_STAMP, CDN_PATH, DUMP_META_PATH, HUB_STATS_PATH, FakeHfHub
+from tests.fakes.hf_hub import (
+    ARTICLE_STAMP,
+    CDN_PATH,
+    DUMP_TREE_PATH,
+    HUB_STATS_PATH,
+    FakeHfHub,
+)
 from tests.faults.helpers import assert_one_line_error
 
 N_MODELS = 1500
@@ -245,7 +251,9 @@ def test_api_and_parquet_modes_land_the_same_rows(cli, env, hub):
     assert len(api) == N_MODELS and api == parquet
     # stored once: the parquet snapshot reuses every version the crawl stored
     assert con.execute("SELECT count(*) FROM raw_hf__models").fetchall() == [(N_MODELS,)]
-    assert len(hub.requests_to(r"models\.parquet")) == 4  # twice: resolve URL, its redirect
+    # twice: the metadata on the resolve URL's redirect (HEAD), then the bytes from the CDN
+    assert [r.method for r in hub.requests_to(r"models\.parquet")] == ["HEAD"] * 2
+    assert [r.method for r in hub.cdn.requests] == ["GET"] * 2
 
 
 def test_figures_are_identical_whichever_mode_auto_picks(cli, env, hub):
@@ -269,23 +277,51 @@ def test_figures_are_identical_whichever_mode_auto_picks(cli, env, hub):
 
 
 def test_auto_loads_a_fresh_dump_and_records_which(cli, env, hub):
+    """The file's metadata comes from the Hub's redirect (HEAD, not followed), as
+    huggingface_hub's get_hf_file_metadata reads it: the CDN's answer carries none of it."""
     result = cli("collect", "hf_models")
     assert result.rc == 0, result.err
     assert "instead" not in result.err
     params = json.loads(ro(env).execute("SELECT parameters FROM snapshots").fetchone()[0])
-    etag = f'"{hashlib.sha256(hub.parquet_bytes()).hexdigest()}"'
+    sha256 = hashlib.sha256(hub.parquet_bytes()).hexdigest()
+    commit, modified = hub.file_commits["models.parquet"]
     assert params["mode"] == "parquet" and params["dump_repo"] == "cfahlgren1/hub-stats"
-    assert params["dump_sha"] == hub.dump_sha and params["dump_etag"] == etag
-    modified = hub.dump_modified.replace(microsecond=0, tzinfo=None)
-    assert params["dump_last_modified"] == modified.isoformat() + "Z"
-    assert [r.path for r in hub.requests] == [DUMP_META_PATH, HUB_STATS_PATH, CDN_PATH]
+    assert params["dump_sha"] == commit == hub.dump_sha  # X-Repo-Commit on the redirect
+    assert params["dump_etag"] == params["dump_file_oid"] == sha256  # X-Linked-Etag, the LFS oid
+    assert params["dump_size"] == len(hub.parquet_bytes())  # X-Linked-Size
+    assert params["dump_last_modified"] == modified.replace(
+        microsecond=0, tzinfo=None).isoformat() + "Z"
+    resolve = f"/datasets/cfahlgren1/hub-stats/resolve/{commit}/models.parquet"
+    assert [(r.method, r.path, r.status) for r in hub.requests] == [
+        ("GET", DUMP_TREE_PATH, 200), ("HEAD", resolve, 302)]
+    assert hub.requests[0].query["expand"] == ["true"]  # per-file last commit
+    assert [(r.method, r.path, r.status) for r in hub.cdn.requests] == [("GET", CDN_PATH, 200)]
+    raw = next((env.raw_dir / "hf_models").glob("2*"))  # the dump is never kept whole
+    assert [p.name for p in raw.rglob("*.parquet")] == [hf_models.KEPT_REL]
+    not_kept = {f["path"]: f for f in params["payloads_not_kept"]}
+    assert not_kept[hf_models.HUB_STATS_REL]["sha256"] == sha256
+    assert not list((env.raw_dir / "hf_models").glob(".staging-*"))
+
+
+def test_a_stale_models_parquet_in_a_fresh_repository_is_stale(cli, env, hub):
+    """The repository's lastModified and sha move every day while its other files are updated;
+    models.parquet's own last commit says how old the dump is."""
+    hub.publish_dump(age_days=10)
+    hub.publish_others(age_days=0.1)
+    assert hub.dump_modified > utcnow().replace(tzinfo=UTC) - timedelta(days=1)  # repo: fresh
+    result = cli("collect", "hf_models")
+    assert result.rc == 0, result.err
+    fallback = [line for line in result.err.splitlines() if "instead" in line]
+    assert fallback == ["hf_models: the hub-stats dump is 10.0 days old (max_dump_age_days = 3); "
+                        "crawling /api/models instead"]
+    assert not hub.cdn.requests
 
 
 @pytest.mark.parametrize("broken", ["stale", "no models.parquet", "a column missing",
                                     "download failing", "metadata failing"])
 def test_auto_crawls_the_api_when_the_dump_is_stale_or_broken(cli, env, hub, broken):
-    expected = {"stale": "10.0 days old", "no models.parquet": "lists no commit sha or no "
-                "models.parquet", "a column missing": "has no column 'tags'",
+    expected = {"stale": "10.0 days old", "no models.parquet": "models.parquet is gone from "
+                "cfahlgren1/hub-stats", "a column missing": "has no column 'tags'",
                 "download failing": "HTTP 500", "metadata failing": "HTTP 404"}[broken]
     if broken == "stale":
         hub.publish_dump(age_days=10)
@@ -294,9 +330,9 @@ def test_auto_crawls_the_api_when_the_dump_is_stale_or_broken(cli, env, hub, bro
     elif broken == "a column missing":
         hub.dump_drop = ("tags",)
     elif broken == "download failing":
-        hub.fault(HUB_STATS_PATH, "500", times=None)
+        hub.fault(r"/resolve/", "500", times=None)
     else:
-        hub.fault(DUMP_META_PATH, "404", times=None)
+        hub.fault(DUMP_TREE_PATH, "404", times=None)
     result = cli("collect", "hf_models")
     assert result.rc == 0, result.err
     fallback = [line for line in result.err.splitlines() if "crawling /api/models" in line]
@@ -311,28 +347,85 @@ def test_auto_crawls_the_api_when_the_dump_is_stale_or_broken(cli, env, hub, bro
 
 
 def test_unchanged_dump_downloads_nothing(cli, env, hub):
-    """Same commit: only the metadata request. A new commit with the same models.parquet:
-    one conditional request, answered 304. Neither stores a snapshot or moves a byte."""
+    """"Unchanged" is models.parquet's own oid (its LFS sha256), read from the tree listing:
+    the repository's daily commits to its other files, or a commit that re-uploads the same
+    bytes, download nothing and store no snapshot."""
     assert cli("collect", "hf_models").rc == 0
-    seen = len(hub.requests)
-    result = cli("collect", "hf_models")
-    assert result.rc == 0, result.err
-    assert f"hf_models: unchanged: hub-stats commit {hub.dump_sha[:12]}" in result.err
-    assert [r.path for r in hub.requests[seen:]] == [DUMP_META_PATH]
-    hub.publish_dump()
-    seen = len(hub.requests)
-    result = cli("collect", "hf_models")
-    assert result.rc == 0, result.err
-    assert "has the ETag of snapshot 1: unchanged" in result.err
-    _, resolve = hub.requests[seen:]
-    assert resolve.path == HUB_STATS_PATH and resolve.status == 304
-    etag = f'"{hashlib.sha256(hub.parquet_bytes()).hexdigest()}"'
-    assert resolve.headers["if-none-match"] == etag
-    assert resolve.bytes_sent == 0
+    sha256 = hashlib.sha256(hub.parquet_bytes()).hexdigest()
+    for change in (None, hub.publish_others, hub.publish_dump):
+        if change:
+            change()
+        seen = len(hub.requests)
+        result = cli("collect", "hf_models")
+        assert result.rc == 0, result.err
+        assert f"hf_models: unchanged: hub-stats models.parquet {sha256[:12]}" in result.err
+        assert [r.path for r in hub.requests[seen:]] == [DUMP_TREE_PATH]
+    assert len(hub.cdn.requests) == 1  # the first collection only
     ok = "SELECT count(*) FROM snapshots WHERE status = 'ok'"
     assert ro(env).execute(ok).fetchone()[0] == 1
     assert cli("collect", "hf_models", "--force").rc == 0  # --force reloads
     assert ro(env).execute(ok).fetchone()[0] == 2
+
+
+@pytest.mark.parametrize("token", [None, "hf_TokenForTheGoneCase"])
+def test_a_dataset_that_is_gone(cli, env, monkeypatch, token):
+    """The hub-stats dataset taken down: the Hub answers 401 (anonymous) or 404 (with a token,
+    sent over HTTPS only), X-Error-Code RepoNotFound. auto crawls instead, saying why in one
+    line; parquet mode fails with one line saying what to do."""
+    with FakeHfHub(n=N_MODELS, article_share=0.1, tls=True) as hub:
+        monkeypatch.setenv("ADOPTION_HF_MODELS_URL", hub.url)
+        if token:
+            monkeypatch.setenv("HF_TOKEN", token)
+        check_gone(cli, env, hub, token)
+
+
+def check_gone(cli, env, hub, token):
+    hub.dump_gone = True
+    result = cli("collect", "hf_models", "--hf-mode", "parquet")
+    assert result.rc == 1
+    status = 404 if token else 401
+    line = assert_one_line_error(result.err, "hf_models", "the hub-stats dataset "
+                                 "cfahlgren1/hub-stats is gone", f"HTTP {status}",
+                                 "use --hf-mode api")
+    assert "Traceback" not in result.err and (token is None or token not in line)
+    result = cli("collect", "hf_models")
+    assert result.rc == 0, result.err
+    fallback = [line for line in result.err.splitlines() if "instead" in line]
+    assert len(fallback) == 1 and fallback[0].startswith(
+        "hf_models: the hub-stats dataset cfahlgren1/hub-stats is gone (HTTP "), fallback
+    params = json.loads(ro(env).execute("SELECT parameters FROM snapshots WHERE status = 'ok'")
+                        .fetchone()[0])
+    assert params["mode"] == "api" and "is gone" in params["mode_reason"]
+
+
+def test_file_metadata_follows_a_renamed_repository_but_not_the_cdn(env):
+    """A same-host redirect (a renamed repository) is followed to the file's metadata; the
+    redirect to another host (the CDN) is not, and carries the metadata; the token stays."""
+    from pipeline.http import Origin
+    from tests.fakes.base import FakeCdn, FakeServer, Reply
+
+    COMMIT = "c" * 40  # noqa: N806
+
+    class Renamed(FakeServer):
+        def route(self, request):
+            if request.path == "/datasets/old/set/resolve/main/f.parquet":
+                return Reply(307, b"", {"Location": "/datasets/new/set/resolve/main/f.parquet"})
+            return Reply(302, b"", {"Location": cdn.put("/f", b"12345"), "X-Repo-Commit": COMMIT,
+                                    "X-Linked-Etag": '"abc"', "X-Linked-Size": "5"})
+
+    with FakeCdn(tls=True) as cdn, Renamed(tls=True) as hub:  # credentials: HTTPS only
+        origin = Origin("hf_models", hub.url, env)
+        meta, _ = origin.download_resolved("datasets/old/set/resolve/main/f.parquet",
+                                           env.data_dir / "f.parquet", {"Authorization": "x"})
+    assert (meta.commit, meta.etag, meta.size) == (COMMIT, "abc", 5)
+    assert meta.location.startswith(cdn.url)
+    assert meta.url.endswith("/old/set/resolve/main/f.parquet")
+    assert [(r.method, r.path) for r in hub.requests] == [
+        ("HEAD", "/datasets/old/set/resolve/main/f.parquet"),
+        ("HEAD", "/datasets/new/set/resolve/main/f.parquet")]
+    assert all(r.headers.get("authorization") == "x" for r in hub.requests)
+    assert [(r.method, "authorization" in r.headers) for r in cdn.requests] == [("GET", False)]
+    assert (env.data_dir / "f.parquet").read_bytes() == b"12345"
 
 
 def top_downloads(n: int, hub) -> list[int]:
@@ -423,10 +516,14 @@ def check_token_honoured_never_stored(cli, env, hub, monkeypatch, caplog):
     assert result.rc == 0, result.err
     crawl = cli("-v", "collect", "hf_models", "--hf-mode", "api", "--force")
     assert crawl.rc == 0, crawl.err
-    assert {r.path for r in hub.requests} == {DUMP_META_PATH, HUB_STATS_PATH, CDN_PATH,
-                                              "/api/models"}
+    assert {r.path.split("/resolve/")[0] for r in hub.requests} == {
+        DUMP_TREE_PATH, "/datasets/cfahlgren1/hub-stats", "/api/models"}
     assert {r.headers.get("authorization") for r in hub.requests} == {
         "Bearer hf_SeCrEt0123456789"}
+    # the CDN the resolve URL redirects to is another host: it never sees the token
+    assert [r.path for r in hub.cdn.requests] == [CDN_PATH]
+    assert all("authorization" not in r.headers and "SeCrEt" not in str(r.headers)
+               for r in hub.cdn.requests)
     con = ro(env)
     stored = con.execute("SELECT origin_url, parameters FROM snapshots").fetchall()
     assert [json.loads(s[1])["endpoint"] for s in stored] == [hub.url] * 2
@@ -469,6 +566,61 @@ def test_api_mode_raw_folder_reloads_offline_in_parquet_mode(cli, env, hub, monk
                          "s.snapshot_id)) FROM snapshots s WHERE status = 'ok' ORDER BY 1"
                          ).fetchall()
     assert counts == [(1, N_MODELS), (3, N_MODELS)]
+
+
+# -- fields: what the crawl asks for, what the dump holds -----------------------------------------
+
+def test_the_crawl_asks_for_every_field_by_its_hub_name():
+    """Every column of raw_hf__models but `id` (always sent) is asked by its name among the
+    Hub's `expand` fields (huggingface_hub's list), the landscape's included; the fake knows the
+    same list, and refuses others as the Hub does."""
+    from typing import get_args
+
+    from huggingface_hub.hf_api import ExpandModelProperty_T
+
+    from tests.fakes.hf_hub import EXPAND_FIELDS
+
+    assert set(get_args(ExpandModelProperty_T)) == EXPAND_FIELDS
+    assert set(hf_models.EXPAND) <= EXPAND_FIELDS
+    assert set(hf_models.EXPAND) == {hub for _, hub, _, _ in hf_models.COLUMNS[1:]}
+    assert {"tags", "library_name", "createdAt", "downloads", "downloadsAllTime"} \
+        <= set(hf_models.EXPAND)
+
+
+def test_the_hub_refuses_an_unknown_expand_field(cli, env, hub, monkeypatch):
+    monkeypatch.setattr(hf_models, "EXPAND", [*hf_models.EXPAND, "frameworks"])
+    result = cli("collect", "hf_models", "--hf-mode", "api")
+    assert result.rc == 1
+    assert_one_line_error(result.err, "hf_models", "HTTP 400", "/api/models")
+
+
+def test_the_dump_has_its_heavy_nested_columns_and_only_ours_are_read(hub, tmp_path):
+    """The fake models.parquet has the dump's real columns, nested ones included; DuckDB reads
+    only the ten raw_hf__models needs (projection pushdown on the local file)."""
+    from types import SimpleNamespace
+
+    from tests.fakes.hf_hub import HEAVY_COLUMNS, HUB_STATS_SCHEMA
+
+    path = tmp_path / "models.parquet"
+    path.write_bytes(hub.parquet_bytes())
+    schema = pq.read_schema(path)
+    assert schema == HUB_STATS_SCHEMA
+    assert all(pa.types.is_nested(schema.field(c).type) for c in HEAVY_COLUMNS)
+    assert {"siblings", "config", "cardData", "safetensors", "gguf"} <= set(HEAVY_COLUMNS)
+    table = pq.read_table(path, columns=["siblings", "gguf", "tags"])
+    with_gguf = [r for r in table.to_pylist() if "gguf" in r["tags"]]
+    assert with_gguf and all(r["gguf"]["chat_template"] for r in with_gguf)
+    assert all(any(f["rfilename"].endswith(".gguf") for f in r["siblings"]) for r in with_gguf)
+    con = duckdb.connect()
+    sql = hf_models.parquet_query(SimpleNamespace(con=con, options={}), path)
+    plan = json.loads(con.execute(f"EXPLAIN (FORMAT JSON) {sql}", [str(path)]).fetchall()[0][1])
+    nodes, scans = list(plan), []
+    while nodes:
+        node = nodes.pop()
+        nodes += node.get("children", [])
+        if node["name"] == "READ_PARQUET":
+            scans.append(node["extra_info"]["Projections"])
+    assert scans == [[hub for _, hub, _, _ in hf_models.COLUMNS]]
 
 
 def test_unknown_mode_is_a_one_line_error(cli, env, hub, monkeypatch):

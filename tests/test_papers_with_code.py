@@ -21,6 +21,7 @@ Repositories (normalised URL -> framework, quarter of the earliest linked paper)
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from datetime import date
 
@@ -189,11 +190,31 @@ def test_unchanged_files_are_not_downloaded_again(cli, env, hub):
     assert rows == [(23,), (23,), (24,)]
 
 
+def test_commit_and_etag_come_from_the_hubs_redirect(cli, env, hub):
+    """The Hub puts X-Repo-Commit and X-Linked-Etag on its redirect to the CDN, not on the CDN's
+    answer: they are read there (HEAD, not followed), then the bytes come from the CDN."""
+    assert cli("collect", SOURCE).rc == 0
+    con = connect(env.db_path, read_only=True)
+    params = json.loads(con.execute("SELECT parameters FROM snapshots").fetchone()[0])
+    con.close()
+    assert len(params["files"]) == 3
+    for rel, entry in params["files"].items():
+        repo, path = rel.split("/data/", 1)[0], "data/" + rel.split("/data/", 1)[1]
+        content = hub.files[(repo, path)]
+        assert entry["revision"] == pwc.COMMIT and entry["sha256"] == entry["etag"] \
+            == hashlib.sha256(content).hexdigest(), rel
+    assert {(r.method, r.status) for r in hub.requests_to(r"/resolve/")} == {("HEAD", 302)}
+    assert [r.method for r in hub.cdn.requests] == ["GET"] * 3
+    assert all(r.status == 200 for r in hub.cdn.requests)
+
+
 def test_files_without_lfs_info_are_matched_by_git_blob_id(cli, env, hub):
     hub.non_lfs = set(hub.files)
     assert cli("collect", SOURCE).rc == 0
     assert cli("collect", SOURCE).rc == 0
-    assert len(hub.requests_to(r"/resolve/")) == 3
+    # served directly (no CDN redirect): metadata from the HEAD, then the bytes, once each
+    assert [r.method for r in hub.requests_to(r"/resolve/")] == ["HEAD", "GET"] * 3
+    assert not hub.cdn.requests
 
 
 def test_paginated_tree_listing_is_followed(cli, env, monkeypatch):

@@ -41,6 +41,20 @@ def test_alternative_readings_are_computed_and_bracket_the_article(tmp_path):
     assert card["bound_count"]["reason"] is None
 
 
+def test_rows_keep_the_reference_files_order(tmp_path):
+    """The page and the README list the figures in the reference file's order, whichever have
+    values (a join must not reorder them)."""
+    figures = [("bound_count", 10.0, "models"), ("ratio_today", 0.4, "×"),
+               ("stay_alt_pct", 85.3, "%"), ("share_pct", 52.9, "%")]
+    assert list(scorecard(tmp_path, figures)) == ["share_pct", "stay_pct", "ratio", "bound_count"]
+
+
+def test_a_row_without_a_claim_falls_back_to_the_quote(tmp_path):
+    """A reference file without the claim column (or a row that leaves it out) still builds."""
+    card = scorecard(tmp_path, [("share_pct", 52.86, "%")])
+    assert card["share_pct"]["claim"] == "q"
+
+
 def test_a_comparison_without_article_date_data_is_evaluated_today(tmp_path):
     card = scorecard(tmp_path, [("ratio_today", 0.4, "×"), ("count_a", 12.0, "postings")])
     row = card["ratio"]
@@ -57,8 +71,14 @@ def test_a_comparison_without_article_date_data_is_evaluated_today(tmp_path):
 
 def test_every_reference_id_has_one_row():
     with REFERENCE_FILE.open() as fh:
-        ids = [r["figure_id"] for r in csv.DictReader(fh)]
+        reference = list(csv.DictReader(fh))
+    ids = [r["figure_id"] for r in reference]
     con = duckdb.connect()
     rows = build_scorecard(con)
     assert [r[0] for r in rows] == ids
+    # readers first: each README row leads with the article's claim in words, the id second
+    lines = to_markdown(rows).splitlines()
+    assert lines[0].startswith("| Claim | Figure |")
+    for line, ref in zip(lines[2:], reference, strict=True):
+        assert line.startswith(f"| {ref['claim']} | `{ref['figure_id']}` |"), line
     assert {r[COLUMNS.index("status")] for r in rows} == {"no data yet"}

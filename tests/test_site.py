@@ -1,6 +1,11 @@
 """The published page (`python -m pipeline site`), built from real refreshes and opened in a real
 headless Chromium (Debian's `chromium`, installed by `.ci/run`; Playwright drives it, it is never
 downloaded). Screenshots land in data/site/_screenshots/ (git-ignored) for a person to look at.
+
+axe-core checks the page's accessibility at desktop and phone width (zero violations). It is a
+test-only tool from the npm registry, pinned with its sha512 in tests/browser/package-lock.json
+and installed by `make test` (`npm ci`) into the ignored tests/browser/node_modules/; it is
+injected into the page under test, never shipped with it.
 """
 
 from __future__ import annotations
@@ -23,10 +28,35 @@ from pipeline.site import self_contained
 from tests.fakes.hf_hub import FakeHfHub
 
 SCREENSHOTS = PROJECT_ROOT / "data" / "site" / "_screenshots"
+AXE = PROJECT_ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
+
+
+def axe_path() -> Path:
+    """axe-core's script, or a skip naming how to install it (never a silent pass)."""
+    if not AXE.is_file():
+        pytest.skip("axe-core is not installed, so the page's accessibility cannot be checked: "
+                    "run `make test` (it runs `npm ci --prefix tests/browser`)")
+    return AXE
+
+
+#: axe-core's WCAG 2.x A/AA rules and its best practices; the page must have no violation
+AXE_RUN = """() => axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(
+    v => ({id: v.id, impact: v.impact, help: v.help,
+           nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)})))"""
+
+
+def accessibility_violations(page) -> list[dict]:
+    page.add_script_tag(path=str(axe_path()))
+    return page.evaluate(AXE_RUN)
+
+
+def reference_claims() -> dict[str, str]:
+    with REFERENCE_FILE.open() as fh:
+        return {r["figure_id"]: r["claim"] for r in csv.DictReader(fh)}
 
 
 def reference_ids() -> list[str]:
@@ -81,6 +111,7 @@ def check_in_browser(site: Path, charts_dir: Path, name: str) -> dict:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     index = site / "index.html"
     report = PageReport()
+    axe_path()  # skip before opening a browser when axe-core is missing
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
         try:
@@ -88,14 +119,19 @@ def check_in_browser(site: Path, charts_dir: Path, name: str) -> dict:
             charts = page.evaluate(CHART_STATE)
             rows = page.eval_on_selector_all(
                 "#scorecard table tbody tr", "rows => rows.map(r => r.dataset.figureId)")
+            first_cells = page.eval_on_selector_all(
+                "table tbody tr[data-figure-id]",
+                "rows => rows.map(r => [r.dataset.figureId, r.cells[0].innerText])")
             nodata = page.eval_on_selector_all(
                 "section.topic", "s => s.map(x => [x.id, x.querySelector('.nodata') ? "
                 "x.querySelector('.nodata').textContent : ''])")
             page.screenshot(path=str(SCREENSHOTS / f"{name}-desktop.png"), full_page=True)
+            violations = {"desktop (1280 px)": accessibility_violations(page)}
             page.set_viewport_size({"width": 400, "height": 860})
             overflow = page.evaluate("document.documentElement.scrollWidth")
             phone_charts = page.evaluate(CHART_STATE)
             page.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"), full_page=True)
+            violations["phone (400 px)"] = page.evaluate(AXE_RUN)
             page.close()
             notebooks = sorted((site / "notebooks").glob("*.html"))
             notebook_images = []
@@ -107,6 +143,7 @@ def check_in_browser(site: Path, charts_dir: Path, name: str) -> dict:
         finally:
             browser.close()
     assert report.errors == [], report.errors
+    assert violations == {"desktop (1280 px)": [], "phone (400 px)": []}, violations
     leaving = [u for u in report.requests if not u.startswith(("file://", "data:"))]
     assert leaving == [], f"requests leave file://: {leaving}"
     entries = read_index(charts_dir)
@@ -119,6 +156,10 @@ def check_in_browser(site: Path, charts_dir: Path, name: str) -> dict:
         name_ = chart["src"].split("/")[-1][:-4]
         assert chart["alt"] == entries[name_]["alt"] and len(chart["alt"]) > 40, chart
     assert sorted(rows) == sorted(reference_ids()) and len(set(rows)) == len(rows)
+    claims = reference_claims()
+    for figure_id, text in first_cells:  # readers first: the claim in words, then the id
+        claim, _, rest = text.partition("\n")
+        assert claim == claims[figure_id] and rest.replace("\u200b", "") == figure_id, text
     assert overflow <= 400, f"page is {overflow}px wide at a 400px viewport"
     for alt, width in notebook_images:
         assert width > 0 and alt and "No description" not in alt, alt

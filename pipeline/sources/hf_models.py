@@ -3,12 +3,15 @@
 Three modes fill the same table (`raw_hf__models`), chosen with `--hf-mode`,
 `ADOPTION_HF_MODELS_MODE` or `[sources.hf_models] mode`:
 
-* `auto` (default): one metadata request for the daily dump `cfahlgren1/hub-stats` decides.
-  Modified within `max_dump_age_days` (default 3): parquet mode. Older, missing, failing or
-  lacking a column: the api crawl, said in one log line.
-* `parquet`: download the dump's `models.parquet` and read it with DuckDB. When the dump's
-  commit (or the file's ETag, asked with If-None-Match) is the one the current snapshot was
-  built from, nothing is downloaded and no snapshot is made (`Unchanged`).
+* `auto` (default): one request, the tree listing of the daily dump `cfahlgren1/hub-stats`
+  (`expand=true`), decides on `models.parquet`'s own last commit (the repository's
+  `lastModified` moves every day with its other files). Changed within `max_dump_age_days`
+  (default 3): parquet mode. Older, missing, gone, failing or lacking a column: the api crawl,
+  said in one log line.
+* `parquet`: download the dump's `models.parquet` (~1.1-1.4 GB in 2026: its metadata from the
+  Hub's redirect, the bytes from the CDN, checked against the listed size and sha256) and read
+  only our columns with DuckDB. When the file's oid (its LFS sha256) is the one the current
+  snapshot was built from, nothing is downloaded and no snapshot is made (`Unchanged`).
 * `api`: crawl `/api/models` 1,000 models a page, following the cursor in the `Link` header,
   through the pipeline's own HTTP layer (same retries, timeouts and errors as every source)
   and paced on the Hub's `RateLimit` headers. After each page the cursor and the page's rows
@@ -16,7 +19,7 @@ Three modes fill the same table (`raw_hf__models`), chosen with `--hf-mode`,
   refresh resumes an interrupted crawl there if it is younger than `checkpoint_max_age_hours`
   (default 24). Rows reach the database only when the crawl is complete, in one transaction.
 
-huggingface_hub parses what the Hub answers (`DatasetInfo`, `parse_ratelimit_headers`). The
+huggingface_hub parses what the Hub answers (`RepoFile`, `parse_ratelimit_headers`). The
 endpoint is `ADOPTION_HF_MODELS_URL`, else `HF_ENDPOINT`, else https://huggingface.co.
 `HF_TOKEN` (environment only) is sent when set and never logged or stored.
 """
@@ -25,10 +28,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,9 +43,9 @@ import pyarrow.parquet as pq
 from requests.utils import parse_header_links
 
 from pipeline.config import Settings, env_name
-from pipeline.errors import SourceError, Unchanged, Unreachable
+from pipeline.errors import HttpStatusError, SourceError, Unchanged, Unreachable
 from pipeline.http import Origin, redact
-from pipeline.source import CollectContext, Source
+from pipeline.source import CollectContext, Source, file_sha256
 from pipeline.store import utcnow
 from pipeline.untrusted import shown
 from pipeline.versioned import Versioned
@@ -58,7 +63,9 @@ DEFAULTS = {"mode": "auto", "max_dump_age_days": 3.0, "checkpoint_max_age_hours"
 #: needs, plus a margin; the expected total is the current snapshot's, else this
 FIRST_CRAWL_EXPECTED = 5_000_000
 DUMP_REPO = "cfahlgren1/hub-stats"
-HUB_STATS_REL = f"datasets/{DUMP_REPO}/resolve/main/models.parquet"
+DUMP_FILE = "models.parquet"
+DUMP_TREE_REL = f"api/datasets/{DUMP_REPO}/tree/main"
+HUB_STATS_REL = f"datasets/{DUMP_REPO}/resolve/main/{DUMP_FILE}"  # also a local copy's layout
 API_RAW_REL = "api_models.parquet"
 #: what a snapshot's raw folder keeps: the models new or changed since its parent snapshot
 #: (every model for a first snapshot, which therefore reloads alone, offline)
@@ -122,9 +129,12 @@ def dump(ctx: CollectContext, mode: str, headers: dict) -> Path | None:
     if ctx.origin.local is not None:  # a folder: a copy of the dump, or a snapshot's raw folder
         rel = next((r for r in (HUB_STATS_REL, API_RAW_REL, KEPT_REL)
                     if (ctx.origin.local / r).is_file()), HUB_STATS_REL)
-        path = ctx.raw_path(rel)
-        ctx.record_file(rel, path, ctx.origin.download(rel, path).url)
-        return path
+        source = ctx.origin.local / rel
+        if not source.is_file():
+            raise ctx.fail(f"file not found: {source}", "check the configured local directory")
+        # read in place: the dump is never kept, so copying a GB into staging would only cost
+        ctx.record_raw(rel, source.as_uri(), file_sha256(source), source.stat().st_size)
+        return source
     try:
         found = _dump_download(ctx, mode, headers)
     except Unreachable:
@@ -132,7 +142,8 @@ def dump(ctx: CollectContext, mode: str, headers: dict) -> Path | None:
     except SourceError as exc:
         if mode != "auto":
             raise
-        found = f"the hub-stats dump cannot be used ({exc.message})"
+        found = exc.message if isinstance(exc, DumpGone) else \
+            f"the hub-stats dump cannot be used ({exc.message})"
     if isinstance(found, Path):
         return found
     ctx.log.warning("%s: %s; crawling /api/models instead", NAME, found)
@@ -141,42 +152,104 @@ def dump(ctx: CollectContext, mode: str, headers: dict) -> Path | None:
     return None
 
 
+@dataclass(frozen=True)
+class DumpFile:
+    """models.parquet as the dataset's tree listing describes it: the file's own identity and
+    freshness, not the repository's (whose `sha` and `lastModified` move with every daily
+    update of its other files while models.parquet may stay stale)."""
+
+    oid: str  # its LFS sha256, else its xet hash, else its git blob id: same oid, same bytes
+    sha256: str | None  # the LFS sha256, to check the download against
+    size: int
+    commit: str  # the last commit that changed it (a revision at which it is exactly this)
+    modified: datetime  # that commit's date, UTC (naive)
+
+
+class DumpGone(SourceError):
+    """The hub-stats dataset, or its models.parquet, answers "not found" (taken down)."""
+
+
+def _gone(ctx: CollectContext, mode: str, what: str, exc: HttpStatusError) -> DumpGone:
+    """The dataset (or its file) answers "not found": one line saying so and what to do."""
+    hint = ("parquet mode has no dump to read: use --hf-mode api (or auto, which crawls then)"
+            if mode == "parquet" else "")
+    return DumpGone(NAME, redact(f"{what} is gone ({exc.message})"), hint)
+
+
+def dump_file(ctx: CollectContext, mode: str, headers: dict) -> DumpFile:
+    """models.parquet's entry in the tree listing of the dataset (`expand=true`: with its last
+    commit), parsed by huggingface_hub's RepoFile; refuses a listing without it."""
+    from huggingface_hub.hf_api import RepoFile
+
+    try:
+        fetched = ctx.origin.get(DUMP_TREE_REL, {"expand": "true"}, headers)
+    except HttpStatusError as exc:
+        if exc.gone:
+            raise _gone(ctx, mode, f"the hub-stats dataset {DUMP_REPO}", exc) from None
+        raise
+    listing = ctx.origin.parse_json(fetched)
+    entry = next((e for e in listing if isinstance(e, dict) and e.get("path") == DUMP_FILE)
+                 if isinstance(listing, list) else (), None)
+    if entry is None:
+        raise DumpGone(NAME, f"{DUMP_FILE} is gone from {DUMP_REPO} (not in its tree listing)",
+                       "parquet mode has no dump to read: use --hf-mode api (or auto)"
+                       if mode == "parquet" else "")
+    try:
+        file = RepoFile(**entry)
+        commit = file.last_commit
+        when = commit.date.astimezone(UTC).replace(tzinfo=None)
+        oid = (file.lfs.sha256 if file.lfs else None) or file.xet_hash or file.blob_id
+        if not (re.fullmatch(r"[0-9a-f]{40}", str(commit.oid))
+                and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", str(oid))):
+            raise ValueError(f"commit id {shown(commit.oid, 50)} or oid {shown(oid, 70)} is "
+                             "not a hex id")
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise ctx.fail(f"unexpected tree entry for {DUMP_FILE} of {DUMP_REPO}: {_first(exc)}",
+                       "the Hub's tree listing changed; check it") from None
+    size, cap = file.size, int(ctx.settings.http_bound(NAME, "max_bytes"))
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= cap:
+        raise ctx.fail(f"refusing {DUMP_FILE} of {DUMP_REPO}: listed size {shown(size, 40)} "
+                       f"is not a whole number of bytes up to the {cap:,}-byte cap",
+                       f"a hostile or broken listing; if the dump really is this large, raise "
+                       f"{env_name(NAME, 'max_bytes')} or [http] max_bytes")
+    return DumpFile(str(oid), file.lfs.sha256 if file.lfs else None, size, str(commit.oid),
+                    when)
+
+
 def _dump_download(ctx: CollectContext, mode: str, headers: dict) -> Path | str:
     """The checked models.parquet, or why auto mode should not use it."""
-    from huggingface_hub.hf_api import DatasetInfo
-
-    meta = ctx.origin.get(f"api/datasets/{DUMP_REPO}", headers=headers)
-    try:
-        info = DatasetInfo(**ctx.origin.parse_json(meta))
-        modified = info.last_modified.astimezone(UTC).replace(tzinfo=None)
-    except (TypeError, KeyError, ValueError, AttributeError) as exc:
-        raise ctx.fail(f"unexpected metadata for {DUMP_REPO}: {_first(exc)}") from None
-    files = {s.rfilename for s in info.siblings or []}
-    if not info.sha or "models.parquet" not in files:
-        raise ctx.fail(f"the metadata of {DUMP_REPO} lists no commit sha or no models.parquet")
-    age = (utcnow() - modified) / timedelta(days=1)
-    found = {"dump_repo": DUMP_REPO, "dump_sha": info.sha, "dump_age_days": round(age, 2),
-             "dump_last_modified": modified.isoformat(timespec="seconds") + "Z"}
+    file = dump_file(ctx, mode, headers)
+    age = (utcnow() - file.modified) / timedelta(days=1)
+    found = {"dump_repo": DUMP_REPO, "dump_file_commit": file.commit, "dump_file_oid": file.oid,
+             "dump_age_days": round(age, 2),
+             "dump_last_modified": file.modified.isoformat(timespec="seconds") + "Z"}
     if mode == "auto" and age > option(ctx.settings, "max_dump_age_days"):
         return (f"the hub-stats dump is {age:.1f} days old (max_dump_age_days = "
                 f"{option(ctx.settings, 'max_dump_age_days'):g})")
     previous, _ = _previous(ctx)
     reuse = not ctx.options.get("limit") and not ctx.options.get("force")
-    if reuse and previous.get("dump_sha") == info.sha:
-        raise Unchanged(f"hub-stats commit {info.sha[:12]} ({found['dump_last_modified']}) is "
-                        f"already snapshot {ctx.previous_snapshot_id} (use --force to reload)")
-    etag = previous.get("dump_etag") if reuse else None
+    if reuse and file.oid in (previous.get("dump_file_oid"), previous.get("dump_etag")):
+        raise Unchanged(f"hub-stats {DUMP_FILE} {file.oid[:12]} (last changed in commit "
+                        f"{file.commit[:12]}, {found['dump_last_modified']}) is already "
+                        f"snapshot {ctx.previous_snapshot_id} (use --force to reload)")
     path = ctx.raw_path(HUB_STATS_REL)
-    fetched = ctx.origin.download(HUB_STATS_REL, path,
-                                  headers | ({"If-None-Match": etag} if etag else {}))
-    if fetched.status == 304:
-        raise Unchanged(f"models.parquet of hub-stats commit {info.sha[:12]} has the ETag of "
-                        f"snapshot {ctx.previous_snapshot_id}: unchanged")
+    rel = f"datasets/{DUMP_REPO}/resolve/{file.commit}/{DUMP_FILE}"
+    try:
+        meta, fetched = ctx.origin.download_resolved(rel, path, headers)
+    except HttpStatusError as exc:
+        if exc.gone:
+            raise _gone(ctx, mode, f"{DUMP_FILE} of {DUMP_REPO}", exc) from None
+        raise
+    sha = fetched.headers["x-sha256"]
+    if file.sha256 and sha != file.sha256 or meta.etag and file.sha256 and meta.etag != sha:
+        path.unlink(missing_ok=True)
+        raise ctx.fail(f"{DUMP_FILE} of {DUMP_REPO}: downloaded sha256 {sha[:12]} differs from "
+                       f"the listing's {str(file.sha256)[:12]} (X-Linked-Etag "
+                       f"{str(meta.etag)[:12]})", "the transfer was corrupted; retry later")
     parquet_query(ctx, path)
-    lowered = {k.lower(): v for k, v in fetched.headers.items()}
-    ctx.parameters.update(found, dump_etag=lowered.get("x-linked-etag") or lowered.get("etag"),
-                          mode_reason=f"hub-stats dump {age:.1f} days old")
-    ctx.record_file(HUB_STATS_REL, path, fetched.url)
+    ctx.parameters.update(found, dump_sha=meta.commit or file.commit, dump_etag=meta.etag,
+                          dump_size=meta.size, mode_reason=f"hub-stats dump {age:.1f} days old")
+    ctx.record_raw(HUB_STATS_REL, meta.url, sha, path.stat().st_size)
     return path
 
 

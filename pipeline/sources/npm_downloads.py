@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import rules
-from pipeline.http import HTTPStatusError
+from pipeline.errors import HttpStatusError
 from pipeline.monthly import (
     Plan,
     Stored,
@@ -191,7 +191,7 @@ def _fetch(ctx: CollectContext, names: list[str], start: date, end: date) -> tup
     rel = f"downloads/range/{start}:{end}/{','.join(names)}"
     try:
         fetched = ctx.origin.get(rel)
-    except HTTPStatusError as exc:
+    except HttpStatusError as exc:
         if exc.status == 404:
             said = exc.body.decode("utf-8", "replace")[:120]
             with contextlib.suppress(ValueError, AttributeError):

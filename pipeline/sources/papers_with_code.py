@@ -7,14 +7,15 @@ datasets (CC-BY-SA-4.0):
   repository's detected `framework` (pytorch, tf, jax, ..., none) and `is_official`;
 - `pwc-archive/papers-with-abstracts`: one row per paper with its `date` and `proceeding`.
 
-Files are listed through the Hub API tree endpoint (`/api/datasets/<repo>/tree/<rev>/data`,
-the call `huggingface_hub.HfApi.list_repo_tree` makes) and downloaded from
-`/datasets/<repo>/resolve/<rev>/<path>` through the shared HTTP layer, so the endpoint is just
-the source URL (`ADOPTION_PAPERS_WITH_CODE_URL`, default https://huggingface.co). A file whose
-LFS sha256 (or git blob id) in the listing matches a file kept by an earlier snapshot is not
-downloaded again: it is hard-linked from that snapshot's raw folder. Every download is checked
-against the listing's sha256, so a corrupt transfer is refused; ETag and X-Repo-Commit are
-recorded in the snapshot parameters.
+Files are listed through the Hub API tree endpoint (`/api/datasets/<repo>/tree/<rev>/data`, the
+call `huggingface_hub.HfApi.list_repo_tree` makes) and downloaded from
+`/datasets/<repo>/resolve/<rev>/<path>` through the shared HTTP layer (its metadata read on the
+Hub's redirect to the CDN, then the bytes from the CDN), so the endpoint is just the source URL
+(`ADOPTION_PAPERS_WITH_CODE_URL`, default https://huggingface.co). A file whose LFS sha256 (or
+git blob id) in the listing matches a file kept by an earlier snapshot is not downloaded again:
+it is hard-linked from that snapshot's raw folder. Every download is checked against the
+listing's sha256, so a corrupt transfer is refused; X-Linked-Etag and X-Repo-Commit (from the
+redirect, as huggingface_hub reads them) are recorded in the snapshot parameters.
 
 The local files are read with DuckDB's built-in parquet reader (no httpfs / hf:// extension),
 only the columns the analysis needs. A local directory (or the raw folder of an earlier
@@ -308,19 +309,19 @@ def fetch_file(ctx: CollectContext, remote: RemoteFile, previous: PreviousFiles,
         ctx.log.info("%s: %s unchanged (sha256 %s), reused", NAME, remote.rel, sha[:12])
         return dest
     ctx.log.info("%s: downloading %s (%.1f MB)", NAME, remote.rel, remote.size / 1e6)
-    fetched = ctx.origin.download(url, dest, size=remote.size)
+    # the commit and the file's ETag are on the Hub's redirect to its storage CDN (read as
+    # huggingface_hub's get_hf_file_metadata does), not on the CDN's answer; the listed size
+    # is enforced
+    meta, fetched = ctx.origin.download_resolved(url, dest, size=remote.size)
     sha = fetched.headers["x-sha256"]
-    # the ETag is recorded, not compared: after the Hub's redirect to its storage CDN it may
-    # be a storage hash rather than the sha256; the listing's LFS sha256 is the check
-    etag = next((v for k, v in fetched.headers.items() if k.lower() == "etag"), "")
-    if remote.sha256 and sha != remote.sha256:
+    expected = remote.sha256 or (meta.etag if meta.etag and _HEX64.match(meta.etag) else None)
+    if expected and sha != expected:
         raise ctx.fail(f"{remote.rel}: downloaded sha256 {sha[:12]} differs from the listing's "
-                       f"{remote.sha256[:12]}", "the transfer was corrupted; retry later")
+                       f"{expected[:12]}", "the transfer was corrupted; retry later")
     size = dest.stat().st_size
     ctx.record_raw(remote.rel, url, sha, size)
-    commit = next((v for k, v in fetched.headers.items() if k.lower() == "x-repo-commit"), None)
-    stats["files"][remote.rel] = record | {"sha256": sha, "etag": etag or None,
-                                           "revision": commit or revision}
+    stats["files"][remote.rel] = record | {"sha256": sha, "etag": meta.etag,
+                                           "revision": meta.commit or revision}
     stats["downloaded"] += 1
     stats["bytes_downloaded"] += size
     return dest

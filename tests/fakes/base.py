@@ -9,6 +9,7 @@ path pattern and consumed per request:
     server.fault(r"/data/.*\\.json", "hang", seconds=5)
     server.fault("/data.csv", "truncate")             # Content-Length larger than the body
     server.fault("/data.csv", "malformed")            # body replaced with broken JSON/bytes
+    server.fault("/data.csv", "corrupt")              # same length, first bytes flipped
     server.fault("/data.csv", "404") / "drop"         # not found / connection closed, no reply
 
 Hostile bodies (the attacks of tests/faults/test_hostile_faults.py), same interface:
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import re
 import ssl
 import sys
@@ -226,6 +228,8 @@ class FakeServer:
                 elif fault and fault.kind == "malformed":
                     body = b'{"broken": [1, 2,' + body[:20]
                     length = len(body)
+                elif fault and fault.kind == "corrupt":
+                    body = bytes(b ^ 0xFF for b in body[:64]) + body[64:]
                 elif fault and fault.kind in ("endless", "gzip_bomb", "drip", "oversize"):
                     self._hostile(fault, request, head)
                     return
@@ -280,7 +284,9 @@ class FakeServer:
 
             def _write(self, body: bytes, request: Request) -> None:
                 """The body, at most `server.bandwidth` bytes a second."""
-                step = len(body) if not server.bandwidth else max(1, int(server.bandwidth / 20))
+                # at most 1 MiB a write: a body may be an mmap of a large file (benchmarks)
+                step = min(len(body), 1 << 20) if not server.bandwidth \
+                    else max(1, int(server.bandwidth / 20))
                 started = time.monotonic()
                 for offset in range(0, len(body), step or 1):
                     chunk = body[offset:offset + step]
@@ -313,3 +319,49 @@ class FakeServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class FakeCdn(FakeServer):
+    """The storage host the Hub redirects file downloads to (its CDN): another host (here
+    another port), serving `put` files with only its own headers - a storage ETag that is not
+    the file's sha256, no X-Repo-Commit or X-Linked-* - as the real one does. Every request's
+    headers are recorded, so a test can check that no credential reached it."""
+
+    def __init__(self, latency: float = 0.0, bandwidth: float | None = None,
+                 tls: bool = False) -> None:
+        super().__init__(latency=latency, bandwidth=bandwidth, tls=tls)
+        self.files: dict[str, tuple[bytes, str]] = {}
+
+    def put(self, path: str, data: bytes) -> str:
+        """Serve `data` (bytes, or an mmap of a large file) at `path`; returns the signed-looking
+        URL the Hub would redirect to."""
+        if path not in self.files or self.files[path][0] is not data:
+            storage_etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            self.files[path] = (data, f'"{storage_etag}"')
+        return f"{self.url}{path}?Expires=1999999999&Signature=fake-signature&Key-Pair-Id=FAKE"
+
+    def route(self, request: Request) -> Reply:
+        if request.path not in self.files:
+            return Reply(404, b"<Error><Code>NoSuchKey</Code></Error>", {}, "application/xml")
+        data, storage_etag = self.files[request.path]
+        return Reply(200, data, {"ETag": storage_etag, "Accept-Ranges": "bytes"},
+                     "application/octet-stream")
+
+
+class FakeHubWithCdn(FakeServer):
+    """A fake Hub that redirects file downloads to its own CDN (`self.cdn`, another host),
+    started and stopped with it."""
+
+    def __init__(self, latency: float = 0.0, bandwidth: float | None = None,
+                 tls: bool = False) -> None:
+        super().__init__(latency=latency, bandwidth=bandwidth, tls=tls)
+        self.cdn = FakeCdn(latency=latency, bandwidth=bandwidth, tls=tls)
+
+    def start(self) -> FakeHubWithCdn:
+        self.cdn.start()
+        super().start()
+        return self
+
+    def stop(self) -> None:
+        super().stop()
+        self.cdn.stop()

@@ -5,8 +5,10 @@ Serves, like huggingface.co:
 - `GET /api/datasets/<owner>/<name>/tree/<rev>/data`: JSON list of
   `{type, oid, size, path, lfs: {oid, size, pointerSize}}` (the shape `HfApi.list_repo_tree`
   parses), paginated with a `Link: <...>; rel="next"` header when `page_size` is set;
-- `GET /datasets/<owner>/<name>/resolve/<rev>/<path>`: the file, with `ETag` (the sha256, as
-  the Hub sends for LFS files) and `X-Repo-Commit` headers.
+- `HEAD|GET /datasets/<owner>/<name>/resolve/<rev>/<path>`: for an LFS file, a 302 to the CDN
+  (`self.cdn`, another host) carrying `X-Repo-Commit`, `X-Linked-Etag` (the sha256) and
+  `X-Linked-Size`; the CDN's answer has none of them, only its storage ETag. A small non-LFS file
+  is served directly, with `X-Repo-Commit` and its git blob id as `ETag`.
 
 The parquet files are written by the tests with pyarrow in the real column layout. `FIXTURE`
 holds hand-made rows with the awkward cases (the same repository linked to several papers,
@@ -25,7 +27,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tests.fakes.base import NOT_FOUND, FakeServer, Reply, Request
+from tests.fakes.base import NOT_FOUND, FakeHubWithCdn, Reply, Request
 
 LINKS_REPO = "pwc-archive/links-between-paper-and-code"
 PAPERS_REPO = "pwc-archive/papers-with-abstracts"
@@ -159,7 +161,7 @@ def git_blob_sha1(content: bytes) -> str:
     return hashlib.sha1(f"blob {len(content)}\0".encode() + content).hexdigest()  # git blob id
 
 
-class FakeHub(FakeServer):
+class FakeHub(FakeHubWithCdn):
     """Serves `files` ({(repo, path): bytes}) the way the Hub serves dataset files."""
 
     TREE = re.compile(r"^/api/datasets/([^/]+/[^/]+)/tree/([^/]+)(?:/(.*))?$")
@@ -210,9 +212,14 @@ class FakeHub(FakeServer):
             content = self.files.get((repo, path))
             if content is None:
                 return Reply.json('{"error": "Entry not found"}', status=404)
+            if (repo, path) in self.non_lfs:
+                return Reply(200, content, {"ETag": f'"{git_blob_sha1(content)}"',
+                                            "X-Repo-Commit": COMMIT}, "application/octet-stream")
             sha = hashlib.sha256(content).hexdigest()
-            return Reply(200, content, {"ETag": f'"{sha}"', "X-Repo-Commit": COMMIT},
-                         "application/octet-stream")
+            location = self.cdn.put(f"/repos/{sha[:2]}/{sha[2:4]}/{sha}", content)
+            return Reply(302, b"", {"ETag": f'"{sha}"', "X-Linked-Etag": f'"{sha}"',
+                                    "X-Linked-Size": str(len(content)), "X-Repo-Commit": COMMIT,
+                                    "Location": location}, "text/plain")
         return NOT_FOUND
 
 

@@ -15,7 +15,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from tests.fakes.hf_hub import CDN_PATH, DUMP_META_PATH, HUB_STATS_PATH, FakeHfHub
+from tests.fakes.hf_hub import CDN_PATH, DUMP_TREE_PATH, HUB_STATS_PATH, FakeHfHub
 from tests.faults import helpers
 from tests.faults.helpers import assert_one_line_error, current_state
 
@@ -239,20 +239,63 @@ def test_suspicious_drop_held_back_until_accepted(cli, env, hub, good):
 PARQUET = ("--hf-mode", "parquet")
 
 
+RESOLVE = r"/datasets/cfahlgren1/hub-stats/resolve/"
+
+
 def test_parquet_truncated_download(cli, env, hub, good):
-    hub.fault(CDN_PATH, "truncate", times=None)
+    hub.cdn.fault(CDN_PATH, "truncate", times=None)
     fails(cli, "truncated", args=PARQUET)
     assert_kept(env, good)
 
 
-def test_parquet_malformed_file(cli, env, hub, good):
-    hub.fault(CDN_PATH, "malformed", times=None)
+@pytest.mark.parametrize("kind, says", [("malformed", "where the listing says"),
+                                         ("corrupt", "differs from the listing's")])
+def test_parquet_not_the_listed_file(cli, env, hub, good, kind, says):
+    """A CDN answer that is not the file the Hub listed (its X-Linked-Size, its LFS sha256):
+    refused before DuckDB reads it."""
+    hub.cdn.fault(CDN_PATH, kind, times=None)
+    fails(cli, says, args=PARQUET)
+    assert_kept(env, good)
+
+
+def test_a_failing_cdn_is_named_without_its_signature(cli, env, hub, good):
+    """The CDN's signed URL is shown with its signature and key id blanked out."""
+    hub.cdn.fault(CDN_PATH, "500", times=None)
+    line = fails(cli, "HTTP 500", CDN_PATH, "Signature=***", args=PARQUET)
+    assert "fake-signature" not in line and "Key-Pair-Id=***" in line
+    assert_kept(env, good)
+
+
+def test_a_redirect_from_https_to_http_is_refused(cli, env, monkeypatch):
+    """The Hub over HTTPS redirecting the dump to a plain-HTTP host: nothing is downloaded."""
+    from tests.fakes.base import FakeCdn
+
+    hub = FakeHfHub(n=N, article_share=0.1, tls=True)
+    hub.cdn = FakeCdn()  # plain HTTP
+    with hub:
+        monkeypatch.setenv("ADOPTION_HF_MODELS_URL", hub.url)
+        fails(cli, "refusing the redirect", "not https", args=PARQUET)
+        assert not hub.cdn.requests
+
+
+def test_parquet_malformed_local_copy(cli, env, hub, good, tmp_path, monkeypatch):
+    path = tmp_path / "copy" / HUB_STATS_PATH.lstrip("/")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PAR1" + hub.parquet_bytes()[100:2000])
+    monkeypatch.setenv("ADOPTION_HF_MODELS_URL", str(tmp_path / "copy"))
     fails(cli, "malformed parquet", args=PARQUET)
     assert_kept(env, good)
 
 
+def test_parquet_local_folder_without_the_dump(cli, env, hub, good, tmp_path, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("ADOPTION_HF_MODELS_URL", str(tmp_path / "empty"))
+    fails(cli, "file not found", "models.parquet", args=PARQUET)
+    assert_kept(env, good)
+
+
 def test_parquet_500_forever(cli, env, hub, good):
-    hub.fault(HUB_STATS_PATH, "500", times=None)
+    hub.fault(RESOLVE, "500", times=None)
     fails(cli, "500", "retries", args=PARQUET)
     assert_kept(env, good)
 
@@ -284,15 +327,15 @@ def test_parquet_unexpected_type(cli, env, hub, good, tmp_path, monkeypatch):
 
 # -- auto mode: a failing dump falls back to the crawl; an unreachable Hub fails once -----------
 
-@pytest.mark.parametrize("path, kind, says", [
-    (DUMP_META_PATH, "500", "HTTP 500"),
-    (DUMP_META_PATH, "malformed", "malformed JSON"),
-    (CDN_PATH, "truncate", "truncated"),
-    (CDN_PATH, "malformed", "malformed parquet"),
+@pytest.mark.parametrize("cdn, path, kind, says", [
+    (False, DUMP_TREE_PATH, "500", "HTTP 500"),
+    (False, DUMP_TREE_PATH, "malformed", "malformed JSON"),
+    (True, CDN_PATH, "truncate", "truncated"),
+    (True, CDN_PATH, "corrupt", "differs from the listing's"),
 ])
-def test_auto_falls_back_to_the_crawl_when_the_dump_fails(cli, env, hub, good, path, kind,
+def test_auto_falls_back_to_the_crawl_when_the_dump_fails(cli, env, hub, good, cdn, path, kind,
                                                           says):
-    hub.fault(path, kind, times=None)
+    (hub.cdn if cdn else hub).fault(path, kind, times=None)
     result = cli("collect", SOURCE)
     assert result.rc == 0, result.err
     assert "Traceback" not in result.err and not helpers.error_lines(result.err)
@@ -304,7 +347,7 @@ def test_auto_falls_back_to_the_crawl_when_the_dump_fails(cli, env, hub, good, p
 
 def test_auto_does_not_retry_an_unreachable_hub_twice(cli, env, hub, good, monkeypatch):
     monkeypatch.setenv("ADOPTION_HTTP_TIMEOUT", "2")
-    hub.fault(DUMP_META_PATH, "hang", times=None, seconds=3)
+    hub.fault(DUMP_TREE_PATH, "hang", times=None, seconds=3)
     hub.fault(LISTING, "hang", times=None, seconds=3)
     fails(cli, "read timed out", "ADOPTION_HF_MODELS_URL", args=())
     assert not hub.requests_to(LISTING)[2:]  # after the good run: no crawl was tried

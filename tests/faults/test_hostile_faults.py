@@ -221,14 +221,21 @@ def test_hf_gzip_bomb_page_is_capped(env, tmp_path, hub, hf_good, bomb):
 
 
 def test_hf_dump_over_the_source_cap_is_refused(env, tmp_path, hub, hf_good):
-    """The hub-stats dump announces 1 GiB, over the source's 32 MiB cap: refused on its
-    headers, nothing is downloaded."""
-    hub.publish_dump()
-    hub.fault(r"/cdn-lfs/hub-stats/models\.parquet$", "oversize", times=None,
-              size=ATTACK_BYTES)
+    """The hub-stats dump is listed at 1 GiB (tree listing and X-Linked-Size), over the
+    source's 32 MiB cap: refused on the listing, its bytes never asked for."""
+    hub.listed_sizes["models.parquet"] = ATTACK_BYTES
     attack(env, tmp_path, HF, hf_good, "33,554,432-byte cap", "ADOPTION_HF_MODELS_MAX_BYTES",
            args=("--hf-mode", "parquet"))
-    assert max(r.bytes_sent for r in hub.requests_to("cdn-lfs")) < 64 << 20
+    assert not hub.cdn.requests
+
+
+def test_hf_dump_the_cdn_announces_larger_than_listed_is_refused(env, tmp_path, hub, hf_good):
+    """The CDN the Hub redirects to announces 1 GiB for the dump the Hub listed at its real
+    size: refused on the CDN's headers, nothing downloaded."""
+    hub.cdn.fault(r"models\.parquet$", "oversize", times=None, size=ATTACK_BYTES)
+    attack(env, tmp_path, HF, hf_good, "1,073,741,824 bytes where the listing says",
+           args=("--hf-mode", "parquet"))
+    assert max(r.bytes_sent for r in hub.cdn.requests) < 64 << 20
 
 
 def test_hf_slow_crawl_hits_the_source_deadline(env, tmp_path, hub, hf_good):

@@ -22,6 +22,7 @@ TABLES = ("raw_papers_with_code__links", "raw_papers_with_code__papers")
 LINKS_KEY = (pwc.LINKS_REPO, pwc.LINKS_FILE)
 TREE = r"/api/datasets/pwc-archive/links-between-paper-and-code/tree/"
 RESOLVE = r"/resolve/main/data/train-00000-of-00001\.parquet$"
+CDN = r"^/repos/"  # the file's bytes come from the CDN the resolve URL redirects to
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ def test_429_forever_gives_up(cli, env, hub, good):
 
 def test_hanging_download_times_out(cli, env, hub, good):
     change_links(hub)
-    hub.fault(RESOLVE, "hang", times=None, seconds=4)
+    hub.cdn.fault(CDN, "hang", times=None, seconds=4)
     started = time.monotonic()
     result = cli("collect", SOURCE)
     assert result.rc == 1
@@ -91,24 +92,30 @@ def test_hanging_download_times_out(cli, env, hub, good):
 
 def test_truncated_download(cli, env, hub, good):
     change_links(hub)
-    hub.fault(RESOLVE, "truncate", times=None)
+    hub.cdn.fault(CDN, "truncate", times=None)
     result = cli("collect", SOURCE)
     assert result.rc == 1
     assert_one_line_error(result.err, SOURCE, "truncated")
     assert_kept(env, good)
 
 
-def test_corrupted_download_is_caught_by_the_listing_checksum(cli, env, hub, good):
+@pytest.mark.parametrize("where", ["the CDN's bytes", "the listing's sha256"])
+def test_a_download_that_is_not_the_listed_file_is_refused(cli, env, hub, good, where):
+    """Other bytes than the listing's sha256: the CDN corrupts the file (same size), or the
+    listing states the sha256 of other bytes."""
     change_links(hub)
-    listed = hub.entry
+    if where == "the CDN's bytes":
+        hub.cdn.fault(CDN, "corrupt", times=None)
+    else:
+        listed = hub.entry
 
-    def corrupted(repo, path):  # the listing's sha256 of other bytes of the same size
-        entry = listed(repo, path)
-        if entry.get("lfs") and path == pwc.LINKS_FILE:
-            entry["lfs"]["oid"] = "0" * 64
-        return entry
+        def corrupted(repo, path):
+            entry = listed(repo, path)
+            if entry.get("lfs") and path == pwc.LINKS_FILE:
+                entry["lfs"]["oid"] = "0" * 64
+            return entry
 
-    hub.entry = corrupted
+        hub.entry = corrupted
     result = cli("collect", SOURCE)
     assert result.rc == 1
     assert_one_line_error(result.err, SOURCE, "train-00000-of-00001.parquet",
