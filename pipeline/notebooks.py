@@ -155,7 +155,11 @@ def execute_all(settings: Settings, notebooks_dir: Path = NOTEBOOKS_DIR,
         try:
             target = execute(notebook, out_dir, settings=settings)
         except Exception as exc:  # a cell error: report it, run the other notebooks
-            first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            if getattr(exc, "ename", None):  # nbclient's CellExecutionError: the cell's error
+                first = f"{exc.ename}: {exc.evalue}"
+            else:
+                first = (str(exc).strip().splitlines()[-1] if str(exc).strip()
+                         else type(exc).__name__)
             log.error("error: notebook %s failed: %s", notebook.name, first[:300])
             ok = False
             continue

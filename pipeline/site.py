@@ -65,7 +65,8 @@ SECTIONS = [
             "time; its weights method reads the weight files of each repository); without "
             "it, the models created up to 2 March 2022 (the date the Hub back-filled on every "
             "older model) with today's tags and downloads, which is always given as the "
-            "alternative. Details: docs/methodology/hf_models.md."),
+            "alternative. Details: docs/methodology/hf_models.md.",
+            continuations=("hf_models",)),
     Section("landscape", "What new Hub models are built for", ("hf_models",),
             ("hf_landscape",), (),
             "Each model is resolved to framework families (PyTorch, TensorFlow/Keras, "
@@ -315,7 +316,8 @@ def landscape_table(con: duckdb.DuckDBPyConnection) -> str:
     columns = [d[0] for d in cursor.description]
     cells = [("", [esc(row[0])] + [esc(fmt_value(v, "%")) for v in row[1:]]) for row in rows]
     return ("<h3>Our figures: the models created in the last 12 complete months</h3>"
-            + table(columns, cells, numeric=set(range(1, len(columns)))))
+            + table(columns, cells, numeric=set(range(1, len(columns))),
+                    label="New Hub models of the last 12 complete months, by framework family"))
 
 
 def reference_rows() -> dict[str, dict]:
@@ -441,8 +443,8 @@ def _no_data_notes(section: Section, sources: dict, status: dict) -> str:
         command = f"<code>python -m pipeline refresh --source {esc(name)}</code>"
         if name in section.continuations and has_data:
             notes.append(f'<p class="optional">Today\'s values come from <code>{esc(name)}'
-                         f"</code> ({esc(source.title)}), not collected yet: {command} (a "
-                         "backfill that each refresh continues).</p>")
+                         f"</code> ({esc(source.title)}), not collected yet: {command}."
+                         "</p>")
         elif skip:
             notes.append(f'<p class="optional">Optional source <code>{esc(name)}</code> '
                          f"({esc(source.title)}) is not configured: {esc(skip)}; then "
@@ -545,7 +547,7 @@ def research_tables(con: duckdb.DuckDBPyConnection) -> str:
                           "yes" if ok else "no", esc(meetings),
                           esc("; ".join(x for x in (partial, missing) if x) or "—")])
                     for y, pt, jax, done, listed, ok, meetings, partial, missing in years],
-                   numeric={0, 1, 2, 3})]
+                   numeric={0, 1, 2, 3}, label="Conference papers today, year by year")]
     meetings = _rows_of(con, """
         SELECT conference, year, pt_share_pct, jax_share_pct, processed, failed, total_papers,
                complete
@@ -556,7 +558,8 @@ def research_tables(con: duckdb.DuckDBPyConnection) -> str:
                      "Listed", "Complete"],
                     [("", [esc(c), esc(y), pct(pt), pct(jax), num(r), num(f), num(n),
                            "yes" if ok else "no"])
-                     for c, y, pt, jax, r, f, n, ok in meetings], numeric={1, 2, 3, 4, 5, 6})]
+                     for c, y, pt, jax, r, f, n, ok in meetings], numeric={1, 2, 3, 4, 5, 6},
+                    label="Conference papers today, per conference")]
     compared = _rows_of(con, """
         SELECT conference, year, he_pt_share_pct, our_pt_share_pct, share_difference_pts,
                he_total_papers, our_total_papers, our_complete
@@ -571,7 +574,8 @@ def research_tables(con: duckdb.DuckDBPyConnection) -> str:
                         [("", [esc(f"{c} {y}"), pct(he), pct(ours), num(diff),
                                f"{num(a)} / {num(b)}", "yes" if ok else "no"])
                          for c, y, he, ours, diff, a, b, ok in compared],
-                        numeric={1, 2, 3, 4})]
+                        numeric={1, 2, 3, 4},
+                        label="The same meetings, counted by Horace He and by this pipeline")]
     findings = _rows_of(con, """
         SELECT conference, year, pt_share_pct, jax_share_pct, processed, listed, complete
         FROM core_papers__meetings WHERE track = 'findings' ORDER BY conference, year""")
@@ -581,7 +585,8 @@ def research_tables(con: duckdb.DuckDBPyConnection) -> str:
                          "Papers read / listed", "Complete"],
                         [("", [esc(c), esc(y), pct(pt), pct(jax), f"{num(r)} / {num(n)}",
                                "yes" if ok else "no"])
-                         for c, y, pt, jax, r, n, ok in findings], numeric={1, 2, 3, 4})]
+                         for c, y, pt, jax, r, n, ok in findings], numeric={1, 2, 3, 4},
+                        label="Findings volumes")]
     return "".join(parts)
 
 
