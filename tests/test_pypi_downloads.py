@@ -8,7 +8,6 @@ import csv
 import json
 import re
 from datetime import date
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from pipeline import rules
 from pipeline.notebooks import NOTEBOOKS_DIR, execute
 from pipeline.sources import pypi_downloads
-from pipeline.store import connect
+from pipeline.store import connect, raw_folder_path
 from tests.conftest import DOWNLOADS_TODAY as TODAY
 from tests.conftest import db_rows as query
 from tests.fakes.clickhouse import synthetic
@@ -100,7 +99,8 @@ def test_refresh_stores_the_table_then_asks_only_the_newest_months(cli, env, ser
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) == 2 and all(len(o.metadata["image/png"]["alt"]) > 60 for o in images)
     # the raw folder holds the query and the answer DuckDB reads directly
-    raw = Path(query(env, "SELECT raw_dir FROM snapshots WHERE snapshot_id = 1")[0][0])
+    raw = raw_folder_path(env.raw_dir, query(env, "SELECT raw_dir FROM snapshots "
+                                                  "WHERE snapshot_id = 1")[0][0])
     assert (raw / "query.sql").read_text() == server.queries[0]
     assert (raw / "pypi_downloads_per_month.csv").read_text().startswith(
         f'"month","{packages[0]}","{packages[1]}"')
@@ -131,8 +131,9 @@ def test_a_new_month_asks_the_months_stored_while_open_and_stores_only_changes(
                                "WHERE month >= '2026-11-01' GROUP BY month"))
     assert complete == {date(2026, 11, 1): True, date(2026, 12, 1): True,
                         date(2027, 1, 1): True, date(2027, 2, 1): False}
-    raw = json.loads((Path(query(env, "SELECT raw_dir FROM snapshots WHERE snapshot_id = 2")
-                           [0][0]) / "_snapshot.json").read_text())
+    folder = raw_folder_path(env.raw_dir, query(env, "SELECT raw_dir FROM snapshots "
+                                                     "WHERE snapshot_id = 2")[0][0])
+    raw = json.loads((folder / "_snapshot.json").read_text())
     kept = {f["path"] for f in raw["files"] if f.get("kept_in") == 1}  # older months: #1's
     assert kept == {"query.sql", "pypi_downloads_per_month.csv"}
 

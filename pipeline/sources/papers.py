@@ -371,6 +371,10 @@ class Run:
         self.deadline = min(self.started + 60 * option(ctx.settings, "time_budget_minutes"),
                             self.budget.ends_at - BUDGET_MARGIN_SECONDS)
         self.state = State(state_dir(ctx.settings)).load()
+        if self.state.skipped_lines:
+            ctx.log.warning("%s: %d damaged line(s) of the backfill state skipped (cut short by "
+                            "a kill, or edited); their papers are read again", NAME,
+                            self.state.skipped_lines)
         self.gate = HostGate(option(ctx.settings, "host_concurrency"),
                              option(ctx.settings, "min_interval_seconds"))
         self.origins: dict[str, SiteOrigin] = {}
