@@ -471,7 +471,7 @@ def _our_figures(section: Section, figures: dict[str, dict]) -> str:
         return ""
     return ("<h3>Our values</h3>" + table(
         ["What", "December 2021 (the article's month)", "Today (latest complete month)",
-         "Figure"], rows, numeric={1, 2}))
+         "Figure"], rows, numeric={1, 2}, label=f"{section.title}: our values"))
 
 
 def _section(section: Section, rows: list[dict], reference: dict, charts: dict,
