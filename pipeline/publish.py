@@ -185,8 +185,9 @@ def publish(settings: Settings, force: bool = False) -> bool:
 
 
 def _table_part(scorecard_md: str) -> str:
-    return scorecard_md[scorecard_md.index("| Figure"):] if "| Figure" in scorecard_md \
-        else scorecard_md
+    """The scorecard's table: from its first table line (the header) on."""
+    found = re.search(r"(?m)^\|", scorecard_md)
+    return scorecard_md[found.start():] if found else scorecard_md
 
 
 def refuse_markers(name: str, body: str) -> None:

@@ -53,6 +53,10 @@ def test_publish_copies_outputs_and_readme_blocks_once(cli, refreshed, project):
     readme = (project / "README.md").read_text()
     assert "| `research_pt_share_2017_pct` |" in readme and "| `conferences` |" in readme
     assert readme.endswith("End.\n")
+    block = readme.split("<!-- scorecard:start")[1].split("<!-- scorecard:end")[0]
+    table = [line for line in block.splitlines() if line.startswith("|")]
+    assert table[0].startswith("| Claim | Figure |")  # the whole header, claim first
+    assert len({line.count(" | ") for line in table[:1] + table[2:]}) == 1  # as many cells
     again = cli("publish")
     assert again.rc == 0 and "publish: 0 file(s) changed" in again.err
 
