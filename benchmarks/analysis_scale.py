@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> str:
         db_mib = (workdir / "data" / "adoption.duckdb").stat().st_size / 2**20
         load = os.getloadavg()
     total = analyze["wall_s"] + charts["wall_s"]
+    hub_wall = hub_analyze["wall_s"] + hub_charts["wall_s"]
+    hub_ran = len(re.findall(r"analysis \w+: \d+ figures", hub_analyze["stderr"]))
     each = dict(re.findall(r"analysis (\w+): \d+ figures in ([\d.]+) s", analyze["stderr"]))
     landscape = float(each.get("hf_landscape", "nan"))
     rows = [
@@ -156,10 +158,11 @@ def main(argv: list[str] | None = None) -> str:
         ["analyses + charts", f"{total:.1f} s",
          f"{analyze['cpu_s'] + charts['cpu_s']:.1f} s", "",
          "meets < 10 s" if total < 10 else "misses < 10 s target"],
-        ["only the Hub changed: `analyze` (its 2 analyses) + `charts` "
-         f"({redrawn[1] if redrawn else 0} redrawn)",
-         f"{hub_analyze['wall_s'] + hub_charts['wall_s']:.1f} s",
-         f"{hub_analyze['cpu_s'] + hub_charts['cpu_s']:.1f} s", "", ""],
+        ["the weekly case, only the Hub changed: `analyze` (its "
+         f"{hub_ran} analyses) + "
+         f"`charts` ({redrawn[1] if redrawn else 0} redrawn)",
+         f"{hub_wall:.1f} s", f"{hub_analyze['cpu_s'] + hub_charts['cpu_s']:.1f} s", "",
+         "meets < 10 s" if hub_wall < 10 else "misses < 10 s target"],
     ]
     text = (f"### Analysis at scale (scale {args.scale:g})\n\n"
             + table(["Step", "Wall time / size", "CPU time", "Peak RSS", "Target"], rows)
