@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pipeline.store import raw_folder_path
 
 if TYPE_CHECKING:
     from pipeline.source import CollectContext
@@ -94,7 +95,8 @@ def record_kept(ctx: CollectContext, snapshots: set[int]) -> None:
                            [sorted(snapshots)]).fetchall()
     for snapshot, raw_dir in rows:
         try:
-            sidecar = json.loads((Path(raw_dir) / "_snapshot.json").read_text())
+            folder = raw_folder_path(ctx.settings.raw_dir, raw_dir)
+            sidecar = json.loads((folder / "_snapshot.json").read_text())
         except (OSError, TypeError, ValueError):
             continue  # pruned or never placed: nothing to name
         for entry in sidecar.get("files", []):
