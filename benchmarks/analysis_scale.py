@@ -94,8 +94,11 @@ def hub_changed(data: Path) -> None:
     marked changed by hand: the analyses' last-run keys and the charts' images removed)."""
     import duckdb
 
+    from pipeline.analysis import all_analyses
+
+    steps = [f"analysis:{a.name}" for a in all_analyses().values() if "hf_models" in a.sources]
     con = duckdb.connect(str(data / "adoption.duckdb"))
-    con.execute("DELETE FROM step_runs WHERE step IN ('analysis:hf', 'analysis:hf_landscape')")
+    con.execute("DELETE FROM step_runs WHERE list_contains(?, step)", [steps])
     con.close()
     for png in (data / "charts").glob("hf_*.png"):
         png.unlink()
