@@ -112,6 +112,17 @@ def assert_kept(settings: Settings, source: str, good: tuple | None) -> None:
         assert [p.name for p in raw.iterdir() if p.name.startswith(".staging")] == []
 
 
+def collect_fails(cli, settings: Settings, source: str, good: tuple | None,
+                  *needles: str) -> str:
+    """`collect source` exits 1 with one error line holding `needles`, and the previous good
+    snapshot stays as it was (`assert_kept`); returns the line."""
+    result = cli("collect", source)
+    assert result.rc == 1
+    line = assert_one_line_error(result.err, source, *needles)
+    assert_kept(settings, source, good)
+    return line
+
+
 def closed_port() -> int:
     """A loopback port nothing listens on (connection refused)."""
     with socket.socket() as s:

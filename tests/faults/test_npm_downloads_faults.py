@@ -14,7 +14,7 @@ import pytest
 from pipeline import rules
 from pipeline.sources import npm_downloads
 from tests.faults import helpers
-from tests.faults.helpers import assert_one_line_error, current_state
+from tests.faults.helpers import current_state
 
 SOURCE = "npm_downloads"
 RANGES = r"^/downloads/range/"
@@ -36,11 +36,7 @@ def good(cli, env, server, monkeypatch):
 
 
 def fails(cli, env, good, *needles: str) -> str:
-    result = cli("collect", SOURCE)
-    assert result.rc == 1
-    line = assert_one_line_error(result.err, SOURCE, *needles)
-    helpers.assert_kept(env, SOURCE, good)
-    return line
+    return helpers.collect_fails(cli, env, SOURCE, good, *needles)
 
 
 def reference_with(tmp_path, monkeypatch, *rows: str) -> None:

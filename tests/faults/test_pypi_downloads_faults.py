@@ -15,7 +15,7 @@ from pipeline import rules
 from pipeline.sources import pypi_downloads
 from tests.fakes.clickhouse import synthetic
 from tests.faults import helpers
-from tests.faults.helpers import assert_one_line_error, current_state
+from tests.faults.helpers import current_state
 
 SOURCE = "pypi_downloads"
 
@@ -36,11 +36,7 @@ def good(cli, env, server, monkeypatch):
 
 
 def fails(cli, env, good, *needles: str) -> str:
-    result = cli("collect", SOURCE)
-    assert result.rc == 1
-    line = assert_one_line_error(result.err, SOURCE, *needles)
-    helpers.assert_kept(env, SOURCE, good)
-    return line
+    return helpers.collect_fails(cli, env, SOURCE, good, *needles)
 
 
 @pytest.mark.parametrize("name, needles", [
